@@ -35,6 +35,8 @@ const uint32_t CURING_EPOLLRDHUP = EPOLLRDHUP;
 const uint32_t CURING_EPOLLHUP = EPOLLHUP;
 const uint32_t CURING_EPOLLERR = EPOLLERR;
 const uint32_t CURING_EPOLLET = EPOLLET;
+const int CURING_EPOLL_CTL_ADD = EPOLL_CTL_ADD;
+const int CURING_EPOLL_CTL_DEL = EPOLL_CTL_DEL;
 
 int curing_queue_init(struct io_uring *ring, unsigned entries, unsigned cq_entries,
                       uint32_t *flags_used, uint32_t *features) {

@@ -39,6 +39,8 @@ extern const uint32_t CURING_EPOLLRDHUP;
 extern const uint32_t CURING_EPOLLHUP;
 extern const uint32_t CURING_EPOLLERR;
 extern const uint32_t CURING_EPOLLET;
+extern const int CURING_EPOLL_CTL_ADD;
+extern const int CURING_EPOLL_CTL_DEL;
 
 // ---- Ring set-up ----
 // Why: io_uring_queue_init_params returns -errno; this also records which optional set-up
