@@ -31,6 +31,7 @@ extern const uint32_t CURING_ASYNC_CANCEL_ALL;
 extern const uint8_t CURING_IOSQE_BUFFER_SELECT;
 extern const uint8_t CURING_IOSQE_CQE_SKIP_SUCCESS;
 extern const int CURING_MSG_NOSIGNAL;
+extern const int CURING_SOCK_STREAM;
 extern const int CURING_SOCK_NONBLOCK;
 extern const int CURING_SOCK_CLOEXEC;
 extern const uint32_t CURING_EPOLLIN;

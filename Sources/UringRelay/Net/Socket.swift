@@ -7,7 +7,7 @@ import CURing
 /// Failures throw `SystemError` whose operation names the call and the address ("bind [::1]:9000").
 /// On failure inside a make* function the half-made fd is closed.
 public enum Socket {
-    private static let streamType = Int32(SOCK_STREAM.rawValue) | CURING_SOCK_NONBLOCK | CURING_SOCK_CLOEXEC
+    private static let streamType = CURING_SOCK_STREAM | CURING_SOCK_NONBLOCK | CURING_SOCK_CLOEXEC
 
     /// A nonblocking listening TCP socket bound to `address`.
     /// Sets SO_REUSEADDR, SO_REUSEPORT when `reusePort`, and IPV6_V6ONLY=1 on IPv6 sockets

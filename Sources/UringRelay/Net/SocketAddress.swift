@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import CURing
 #endif
 
 /// An IPv4 or IPv6 socket address (a copy of a `sockaddr_storage` plus its length).
@@ -313,7 +314,7 @@ public struct SocketAddress: Sendable, Equatable, Hashable, CustomStringConverti
     private static func resolve(_ host: String, port: UInt16, input: String) throws(AddressParseError) -> SocketAddress {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_socktype = CURING_SOCK_STREAM
         hints.ai_flags = 0
         var result: UnsafeMutablePointer<addrinfo>? = nil
         let rc = getaddrinfo(host, nil, &hints, &result)
