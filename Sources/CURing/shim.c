@@ -173,3 +173,10 @@ int curing_eventfd(void) {
     int ret = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     return ret < 0 ? -errno : ret;
 }
+
+void curing_set_thread_name(const char *name) {
+    char shortName[16];
+    strncpy(shortName, name, sizeof(shortName) - 1);
+    shortName[sizeof(shortName) - 1] = 0;
+    pthread_setname_np(pthread_self(), shortName);
+}

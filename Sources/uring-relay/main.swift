@@ -1,1 +1,83 @@
-print("uring-relay")
+import Glibc
+import UringRelay
+
+/// uring-relay MODE [flags]. Exit codes: 0 done, 1 runtime failure, 2 usage error.
+let usage = """
+usage: uring-relay MODE [flags]
+
+A relay server whose socket I/O goes through io_uring (epoll as fallback and baseline).
+
+modes:
+  tcp     relay TCP connections to an upstream (L4 proxy)
+  smtp    relay mail to a smarthost            (not built yet)
+  rtp     fan RTP out to receivers             (not built yet)
+  rtsp    serve RTSP viewers from cameras      (not built yet)
+
+Run `uring-relay MODE --help` for a mode's flags.
+
+"""
+
+func fail(_ message: String, code: Int32) -> Never {
+    FileHandleStderr.write("uring-relay: \(message)\n")
+    exit(code)
+}
+
+enum FileHandleStderr {
+    static func write(_ s: String) {
+        var s = s
+        s.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+}
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+guard let mode = arguments.first else {
+    FileHandleStderr.write(usage)
+    exit(2)
+}
+switch mode {
+case "-h", "--help", "help":
+    print(usage, terminator: "")
+    exit(0)
+case "tcp":
+    runTCP(Array(arguments.dropFirst()))
+case "smtp", "rtp", "rtsp":
+    fail("mode \(mode) is not built yet; only tcp is available in this version", code: 2)
+default:
+    fail("unknown mode \"\(mode)\" (expected tcp, smtp, rtp or rtsp; see uring-relay --help)", code: 2)
+}
+
+func runTCP(_ args: [String]) -> Never {
+    let config: TCPRelayConfig
+    do {
+        config = try TCPRelayCommand.parse(args, cpuCount: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    } catch .helpRequested {
+        print(TCPRelayCommand.parser.helpText, terminator: "")
+        exit(0)
+    } catch {
+        fail("\(error)", code: 2)
+    }
+    // Signals are taken by a dedicated thread with sigwait: workers inherit the blocked mask,
+    // so no handler ever runs on a worker mid-operation.
+    let signals = SignalWaiter(signals: [SIGINT, SIGTERM])
+    let server = TCPRelayServer(config: config)
+    let info: TCPRelayServer.StartInfo
+    do {
+        info = try server.start()
+    } catch {
+        fail("\(error)", code: 1)
+    }
+    Log.info(info.banner)
+    signals.onSignal { signal, count in
+        if count == 1 {
+            Log.info("signal \(signal): no longer accepting; draining open connections (up to \(config.drainTimeoutMs) ms)")
+            server.requestStop()
+        } else {
+            Log.warning("signal \(signal) again: exiting without waiting")
+            exit(1)
+        }
+    }
+    server.waitUntilStopped()
+    let s = server.counters.snapshot()
+    Log.info("stopped: \(s.connectionsAcceptedTotal) connections, \(s.bytesRelayedTotal) bytes relayed, \(s.connectionsRefusedTotal) refused, \(s.upstreamConnectFailuresTotal) upstream connect failures")
+    exit(server.hasFailed ? 1 : 0)
+}

@@ -75,6 +75,8 @@ int curing_opcode_supported(struct io_uring *ring, int opcode);
 // ---- _GNU_SOURCE functions the Glibc module does not export ----
 int curing_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 int curing_pin_thread_to_cpu(int cpu);
+// Names the calling thread (visible in top -H); pthread_setname_np is _GNU_SOURCE.
+void curing_set_thread_name(const char *name);
 int curing_epoll_create(void);
 int curing_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
 // Waits for events; copies each event's data and flags into the arrays. Returns n or -errno.

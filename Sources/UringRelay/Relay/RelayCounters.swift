@@ -1,0 +1,32 @@
+import Synchronization
+
+/// Counters shared by all workers of one relay. Each is written with relaxed atomics: they
+/// are for limits (`activeConnections`) and for reports, never for ordering other memory.
+public final class RelayCounters: Sendable {
+    public let activeConnections = Atomic<Int>(0)
+    public let connectionsAcceptedTotal = Atomic<Int>(0)
+    public let connectionsRefusedTotal = Atomic<Int>(0)
+    public let upstreamConnectFailuresTotal = Atomic<Int>(0)
+    public let connectionsClosedTotal = Atomic<Int>(0)
+    public let bytesRelayedTotal = Atomic<Int>(0)
+
+    public init() {}
+
+    public struct Snapshot: Sendable, Equatable {
+        public var activeConnections: Int
+        public var connectionsAcceptedTotal: Int
+        public var connectionsRefusedTotal: Int
+        public var upstreamConnectFailuresTotal: Int
+        public var connectionsClosedTotal: Int
+        public var bytesRelayedTotal: Int
+    }
+
+    public func snapshot() -> Snapshot {
+        Snapshot(activeConnections: activeConnections.load(ordering: .relaxed),
+                 connectionsAcceptedTotal: connectionsAcceptedTotal.load(ordering: .relaxed),
+                 connectionsRefusedTotal: connectionsRefusedTotal.load(ordering: .relaxed),
+                 upstreamConnectFailuresTotal: upstreamConnectFailuresTotal.load(ordering: .relaxed),
+                 connectionsClosedTotal: connectionsClosedTotal.load(ordering: .relaxed),
+                 bytesRelayedTotal: bytesRelayedTotal.load(ordering: .relaxed))
+    }
+}

@@ -1,0 +1,174 @@
+import CURing
+import Dispatch
+import Glibc
+import Synchronization
+
+/// The TCP relay as a whole: listeners, worker threads and their engines. Used by the CLI
+/// and, in-process, by the tests and relay-bench.
+public final class TCPRelayServer: Sendable {
+    public let config: TCPRelayConfig
+    public let counters = RelayCounters()
+
+    private let stopFlag = Atomic<Bool>(false)
+    private let workerFailed = Atomic<Bool>(false)
+    private let running = Mutex<Running?>(nil)
+
+    private struct Running {
+        var threads: [WorkerThread]
+        var wakeHandles: [WakeHandle?]
+    }
+
+    public struct StartInfo: Sendable {
+        public var listenAddress: SocketAddress
+        public var engine: EngineKind
+        public var engineSummary: String
+        /// The line logged at start: engine, threads, pool sizes, features.
+        public var banner: String
+    }
+
+    public init(config: TCPRelayConfig) {
+        self.config = config
+    }
+
+    /// Binds, starts the workers and returns once every worker's engine is up.
+    public func start() throws(RelayStartError) -> StartInfo {
+        let selection: EngineSelector.Selection
+        do {
+            selection = try EngineSelector.select(config.engine)
+        } catch {
+            throw RelayStartError(error.cause)
+        }
+        if let reason = selection.fallbackReason {
+            Log.warning("io_uring unavailable, using epoll: \(reason)")
+        }
+        FileDescriptorLimit.raiseToHardLimit()
+
+        var listeners: [Int32] = []
+        var boundAddress = config.listen
+        do {
+            for _ in 0..<config.threads {
+                let fd = try Socket.makeListener(boundAddress, reusePort: true)
+                listeners.append(fd)
+                if boundAddress.port == 0 { boundAddress = try Socket.localAddress(of: fd) }
+            }
+        } catch {
+            for fd in listeners { Glibc.close(fd) }
+            throw RelayStartError("cannot listen on \(config.listen): \(error)")
+        }
+
+        let startup = StartupGate(count: config.threads)
+        var threads: [WorkerThread] = []
+        for index in 0..<config.threads {
+            let listenerFd = listeners[index]
+            let kind = selection.kind
+            threads.append(WorkerThread(name: "relay-w\(index)") { [self] in
+                self.runWorker(index: index, kind: kind, listenerFd: listenerFd, startup: startup)
+            })
+        }
+        let outcomes = startup.waitForAll()
+        running.withLock { $0 = Running(threads: threads, wakeHandles: outcomes.map(\.wake)) }
+        if let failure = outcomes.compactMap(\.error).first {
+            requestStop()
+            waitUntilStopped()
+            throw RelayStartError(failure)
+        }
+        let summary = outcomes.first?.summary ?? ""
+        let pool = config.buffersPerWorker * config.bufferSize
+        let banner = "tcp relay listening on \(boundAddress) → upstream \(config.upstream); engine \(summary); "
+            + "\(config.threads) worker thread(s); buffer pool \(config.buffersPerWorker) × \(config.bufferSize) B "
+            + "= \(pool >> 20) MiB per worker; \(config.buffersPerDirection) buffers per direction; "
+            + "max-conns \(config.maxConnections)"
+        return StartInfo(listenAddress: boundAddress, engine: selection.kind, engineSummary: summary, banner: banner)
+    }
+
+    /// Stop accepting and let open connections finish (up to `drainTimeoutMs`). Safe from
+    /// any thread, and from a signal-handling thread.
+    public func requestStop() {
+        stopFlag.store(true, ordering: .releasing)
+        running.withLock { r in r?.wakeHandles.forEach { $0?.wake() } }
+    }
+
+    public var isStopRequested: Bool { stopFlag.load(ordering: .acquiring) }
+    /// True if a worker's engine failed while running (the CLI then exits 1).
+    public var hasFailed: Bool { workerFailed.load(ordering: .relaxed) }
+
+    public func waitUntilStopped() {
+        let threads = running.withLock { $0?.threads ?? [] }
+        for t in threads { t.join() }
+    }
+
+    private func runWorker(index: Int, kind: EngineKind, listenerFd: Int32, startup: StartupGate) {
+        if config.pinWorkers {
+            _ = curing_pin_thread_to_cpu(Int32(index % max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+        }
+        let stop: @Sendable () -> Bool = { [self] in self.isStopRequested }
+        switch kind {
+        case .uring:
+            var o = URingEngine.Options()
+            o.bufferCount = config.buffersPerWorker
+            o.bufferSize = config.bufferSize
+            o.maxOperationsInFlight = min(16384, config.maxConnections * 4 + 64)
+            o.zerocopyMinBytes = config.zerocopyMinBytes
+            let engine: URingEngine
+            do { engine = try URingEngine(options: o) } catch {
+                Glibc.close(listenerFd)
+                startup.report(index, .init(error: "worker \(index): \(error.cause)"))
+                return
+            }
+            startup.report(index, .init(summary: engine.featureSummary, wake: engine.wakeHandle))
+            run(TCPRelayWorker(engine: engine, config: config, counters: counters, workerIndex: index,
+                               listenerFd: listenerFd, stopRequested: stop))
+        case .epoll:
+            var o = EpollEngine.Options()
+            o.bufferCount = config.buffersPerWorker
+            o.bufferSize = config.bufferSize
+            let engine: EpollEngine
+            do { engine = try EpollEngine(options: o) } catch {
+                Glibc.close(listenerFd)
+                startup.report(index, .init(error: "worker \(index): \(error.cause)"))
+                return
+            }
+            startup.report(index, .init(summary: engine.featureSummary, wake: engine.wakeHandle))
+            run(TCPRelayWorker(engine: engine, config: config, counters: counters, workerIndex: index,
+                               listenerFd: listenerFd, stopRequested: stop))
+        }
+    }
+
+    private func run<E: IOEngine>(_ worker: TCPRelayWorker<E>) {
+        do {
+            try worker.run()
+        } catch {
+            Log.error("worker stopped: \(error)")
+            workerFailed.store(true, ordering: .relaxed)
+            requestStop()
+        }
+    }
+}
+
+/// Lets `start()` wait until every worker has built its engine (or failed to).
+final class StartupGate: Sendable {
+    struct Outcome: Sendable {
+        var summary: String = ""
+        var wake: WakeHandle? = nil
+        var error: String? = nil
+    }
+
+    private let outcomes: Mutex<[Outcome?]>
+    private let done = DispatchSemaphore(value: 0)
+    private let count: Int
+
+    init(count: Int) {
+        self.count = count
+        outcomes = Mutex(Array(repeating: nil, count: count))
+    }
+
+    func report(_ index: Int, _ outcome: Outcome) {
+        outcomes.withLock { $0[index] = outcome }
+        done.signal()
+    }
+
+    func waitForAll() -> [Outcome] {
+        for _ in 0..<count { done.wait() }
+        return outcomes.withLock { $0.map { $0 ?? Outcome(error: "worker did not start") } }
+    }
+}
