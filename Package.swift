@@ -20,6 +20,6 @@ let package = Package(
         .executableTarget(name: "uring-relay", dependencies: ["UringRelay"]),
         .executableTarget(name: "relay-bench", dependencies: ["UringRelay"]),
         .testTarget(name: "UringRelayTests", dependencies: ["UringRelay"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["UringRelay"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["UringRelay", "uring-relay"]),
     ]
 )

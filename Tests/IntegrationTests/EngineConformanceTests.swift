@@ -1,0 +1,215 @@
+import Glibc
+import Testing
+@testable import UringRelay
+
+/// The engine seam's promises, checked against both engines on real socketpairs: the relay
+/// code above may rely on exactly these behaviours, whichever engine runs it.
+@Suite struct EngineConformanceTests {
+    static func makeEngine(_ kind: EngineChoice, buffers: Int = 8, bufferSize: Int = 4096) throws -> any IOEngine {
+        switch kind {
+        case .uring:
+            var o = URingEngine.Options()
+            o.bufferCount = buffers
+            o.bufferSize = bufferSize
+            o.maxOperationsInFlight = 64
+            return try URingEngine(options: o)
+        default:
+            var o = EpollEngine.Options()
+            o.bufferCount = buffers
+            o.bufferSize = bufferSize
+            return try EpollEngine(options: o)
+        }
+    }
+
+    /// A connected, non-blocking stream socketpair.
+    static func pair() -> (Int32, Int32) {
+        var fds: [Int32] = [0, 0]
+        let r = socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds)
+        precondition(r == 0)
+        return (fds[0], fds[1])
+    }
+
+    /// Waits until `predicate` holds for a completion, collecting everything seen; bounded.
+    static func collect(_ engine: any IOEngine, until predicate: (Completion) -> Bool) throws -> [Completion] {
+        var seen: [Completion] = []
+        var batch: [Completion] = []
+        let deadline = MonotonicClock.nowMs() + 5000
+        while MonotonicClock.nowMs() < deadline {
+            try engine.wait(into: &batch, timeoutMs: 100)
+            seen += batch
+            if batch.contains(where: predicate) { return seen }
+        }
+        Issue.record("timed out waiting for a completion; saw \(seen.map { ($0.kind, $0.result) })")
+        return seen
+    }
+
+    static func write(_ fd: Int32, _ bytes: [UInt8]) {
+        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        precondition(n == bytes.count)
+    }
+
+    @Test(arguments: [EngineChoice.uring, .epoll])
+    func multishotReceiveDeliversBuffersThenEOF(kind: EngineChoice) throws {
+        guard TestEnvironment.canRun(kind) else { return }
+        let engine = try Self.makeEngine(kind)
+        let (a, b) = Self.pair()
+        defer { close(a) }
+        engine.receiveMultishot(fd: a, tag: 7)
+        Self.write(b, Array("hello".utf8))
+        let first = try Self.collect(engine) { $0.kind == .receive }
+        let data = try #require(first.first { $0.kind == .receive })
+        #expect(data.tag == 7 && data.result == 5 && data.hasMore)
+        let id = try #require(data.bufferID)
+        let text = String(decoding: UnsafeRawBufferPointer(start: engine.buffers.pointer(id), count: 5), as: UTF8.self)
+        #expect(text == "hello")
+        engine.releaseBuffer(id)
+        close(b)
+        let rest = try Self.collect(engine) { $0.kind == .receive && !$0.hasMore }
+        let last = try #require(rest.last { $0.kind == .receive })
+        #expect(last.result == 0 && !last.hasMore && last.bufferID == nil)
+    }
+
+    @Test(arguments: [EngineChoice.uring, .epoll])
+    func cancelReceiveEndsItWithOneFinalCompletion(kind: EngineChoice) throws {
+        guard TestEnvironment.canRun(kind) else { return }
+        let engine = try Self.makeEngine(kind)
+        let (a, b) = Self.pair()
+        defer { close(a); close(b) }
+        engine.receiveMultishot(fd: a, tag: 3)
+        var batch: [Completion] = []
+        try engine.wait(into: &batch, timeoutMs: 0)
+        engine.cancelReceive(fd: a, tag: 3)
+        let seen = try Self.collect(engine) { $0.kind == .receive && !$0.hasMore }
+        let finals = seen.filter { $0.kind == .receive && !$0.hasMore }
+        #expect(finals.count == 1)
+        #expect(finals.first?.result == -ECANCELED)
+    }
+
+    @Test(arguments: [EngineChoice.uring, .epoll])
+    func emptyPoolIsBackpressureNotAnError(kind: EngineChoice) throws {
+        guard TestEnvironment.canRun(kind) else { return }
+        // 4 buffers of 1 KiB; the peer writes 16 separate chunks. The receive must pause when
+        // the pool is dry and resume, without the relay seeing ENOBUFS, once buffers return.
+        let engine = try Self.makeEngine(kind, buffers: 4, bufferSize: 1024)
+        let (a, b) = Self.pair()
+        defer { close(a); close(b) }
+        engine.receiveMultishot(fd: a, tag: 1)
+        var received = 0
+        var held: [UInt16] = []
+        var batch: [Completion] = []
+        let total = 16 * 1024
+        let deadline = MonotonicClock.nowMs() + 5000
+        var written = 0
+        while received < total && MonotonicClock.nowMs() < deadline {
+            if written < total {
+                Self.write(b, [UInt8](repeating: 0x41, count: 1024))
+                written += 1024
+            }
+            try engine.wait(into: &batch, timeoutMs: 50)
+            for c in batch where c.kind == .receive {
+                #expect(c.result > 0, "receive ended with \(c.result)")
+                #expect(c.hasMore)
+                received += Int(c.result)
+                if let id = c.bufferID { held.append(id) }
+            }
+            #expect(held.count <= 4)
+            // Give buffers back only when the pool is dry, so the dry path is taken.
+            if held.count == 4 {
+                for id in held { engine.releaseBuffer(id) }
+                held.removeAll()
+            }
+        }
+        #expect(received == total)
+    }
+
+    @Test(arguments: [EngineChoice.uring, .epoll])
+    func sendmsgShutdownTimeoutAndWake(kind: EngineChoice) throws {
+        guard TestEnvironment.canRun(kind) else { return }
+        let engine = try Self.makeEngine(kind)
+        let (a, b) = Self.pair()
+        defer { close(a); close(b) }
+        let bytes = UnsafeMutableRawPointer.allocate(byteCount: 6, alignment: 1)
+        defer { bytes.deallocate() }
+        bytes.copyMemory(from: "abcdef", byteCount: 6)
+        let iov = UnsafeMutablePointer<iovec>.allocate(capacity: 2)
+        defer { iov.deallocate() }
+        iov[0] = iovec(iov_base: bytes, iov_len: 2)
+        iov[1] = iovec(iov_base: bytes + 2, iov_len: 4)
+        let msg = UnsafeMutablePointer<msghdr>.allocate(capacity: 1)
+        defer { msg.deallocate() }
+        msg.pointee = msghdr()
+        msg.pointee.msg_iov = iov
+        msg.pointee.msg_iovlen = 2
+        engine.send(fd: a, message: msg, totalBytes: 6, tag: 9)
+        let sent = try Self.collect(engine) { $0.kind == .send }
+        #expect(sent.first { $0.kind == .send }?.result == 6)
+        var buf = [UInt8](repeating: 0, count: 16)
+        let n = read(b, &buf, 16)
+        #expect(n == 6 && String(decoding: buf[0..<6], as: UTF8.self) == "abcdef")
+
+        engine.shutdown(fd: a, how: Int32(SHUT_WR), tag: 4)
+        let shut = try Self.collect(engine) { $0.kind == .shutdown }
+        #expect(shut.first { $0.kind == .shutdown }?.result == 0)
+        #expect(read(b, &buf, 16) == 0)  // EOF reached the peer
+
+        engine.timeout(milliseconds: 20, tag: 5)
+        let fired = try Self.collect(engine) { $0.kind == .timeout }
+        #expect(fired.first { $0.kind == .timeout }?.tag == 5)
+
+        engine.wake()
+        let woke = try Self.collect(engine) { $0.kind == .wake }
+        #expect(woke.contains { $0.kind == .wake })
+    }
+
+    @Test(arguments: [EngineChoice.uring, .epoll])
+    func acceptAndConnectOverLoopback(kind: EngineChoice) throws {
+        guard TestEnvironment.canRun(kind) else { return }
+        let engine = try Self.makeEngine(kind)
+        let listener = try Socket.makeListener(.ipv4Loopback(port: 0), reusePort: false)
+        defer { close(listener) }
+        let address = try Socket.localAddress(of: listener)
+        engine.acceptMultishot(listener: listener, tag: 1)
+        let client = try Socket.makeStreamSocket(family: AF_INET)
+        defer { close(client) }
+        let storage = UnsafeMutablePointer<sockaddr_storage>.allocate(capacity: 1)
+        defer { storage.deallocate() }
+        storage.initialize(to: address.storage)
+        storage.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            engine.connect(fd: client, address: $0, length: address.length, tag: 2)
+        }
+        var accepted: Int32 = -1
+        var connected: Int32? = nil
+        var batch: [Completion] = []
+        let deadline = MonotonicClock.nowMs() + 5000
+        while (accepted < 0 || connected == nil) && MonotonicClock.nowMs() < deadline {
+            try engine.wait(into: &batch, timeoutMs: 100)
+            for c in batch {
+                if c.kind == .accept { accepted = c.result; #expect(c.hasMore) }
+                if c.kind == .connect { connected = c.result }
+            }
+        }
+        #expect(accepted >= 0)
+        #expect(connected == 0)
+        if accepted >= 0 { close(accepted) }
+    }
+
+    @Test(arguments: [EngineChoice.uring, .epoll])
+    func connectRefusedReportsECONNREFUSED(kind: EngineChoice) throws {
+        guard TestEnvironment.canRun(kind) else { return }
+        let engine = try Self.makeEngine(kind)
+        // A port nobody listens on: bind then close a listener to learn a free port.
+        let l = try Socket.makeListener(.ipv4Loopback(port: 0), reusePort: false)
+        let address = try Socket.localAddress(of: l)
+        close(l)
+        let client = try Socket.makeStreamSocket(family: AF_INET)
+        defer { close(client) }
+        let storage = UnsafeMutablePointer<sockaddr_storage>.allocate(capacity: 1)
+        defer { storage.deallocate() }
+        storage.initialize(to: address.storage)
+        storage.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            engine.connect(fd: client, address: $0, length: address.length, tag: 2)
+        }
+        let seen = try Self.collect(engine) { $0.kind == .connect }
+        #expect(seen.first { $0.kind == .connect }?.result == -ECONNREFUSED)
+    }
+}
