@@ -109,6 +109,9 @@ final class TCPRelayWorker<Engine: IOEngine> {
             if drainDeadlineMs == nil && stopRequested() { beginDrain() }
             if drainDeadlineMs != nil && listenerFd < 0 && liveSlotCount() == 0 { break }
         }
+        // The last closes were only queued: issue them before the engine goes away, or the
+        // fds would outlive the relay.
+        try engine.wait(into: &batch, timeoutMs: 0)
     }
 
     private func liveSlotCount() -> Int { slotCapacity - freeSlots.count }
