@@ -1,0 +1,41 @@
+import Glibc
+import UringRelay
+
+/// Flags shared by every scenario: `relay-bench SCENARIO [--quick] [--relay PATH] [--rounds N] [--json FILE]`.
+struct BenchOptions {
+    var quick = false
+    var relayPath: String
+    /// Rounds; each round runs every engine once (A/B/A/B).
+    var rounds: Int
+    var jsonPath: String?
+
+    static func parser(command: String, summary: String) -> FlagParser {
+        FlagParser(command: command, summary: summary, specs: [
+            FlagSpec("quick", help: "short run: fewer rounds, connections and seconds (under 90 s)"),
+            FlagSpec("relay", value: "PATH", help: "uring-relay binary to measure", default: "uring-relay next to relay-bench"),
+            FlagSpec("rounds", value: "N", help: "rounds, engines interleaved A/B within each", default: "2 with --quick, else 5"),
+            FlagSpec("json", value: "FILE", help: "also write every run with its environment as JSON"),
+        ])
+    }
+
+    static func parse(_ args: [String], parser: FlagParser) throws(UsageError) -> BenchOptions {
+        let f = try parser.parse(args)
+        try f.expectNoPositionals()
+        let quick = f.flag("quick")
+        return BenchOptions(
+            quick: quick,
+            relayPath: try f.string("relay") ?? defaultRelayPath(),
+            rounds: try f.int("rounds", default: quick ? 2 : 5, range: 1...100),
+            jsonPath: try f.string("json"))
+    }
+
+    /// dirname(/proc/self/exe) + "/uring-relay".
+    static func defaultRelayPath() -> String {
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        guard n > 0 else { return "uring-relay" }
+        let exe = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let slash = exe.lastIndex(of: "/") else { return "uring-relay" }
+        return String(exe[..<slash]) + "/uring-relay"
+    }
+}

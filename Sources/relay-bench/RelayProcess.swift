@@ -1,0 +1,125 @@
+import Glibc
+import UringRelay
+
+/// The real `uring-relay tcp` binary as a child process: spawned (pinned to a CPU when asked),
+/// ready once a TCP connect to its listener succeeds, stopped with SIGTERM (SIGKILL after 15 s)
+/// and always reaped. Its stdout/stderr go to a temporary file, read back for error reports.
+final class RelayProcess {
+    let pid: pid_t
+    let port: UInt16
+    let engine: String
+    private let logPath: String
+    private var reaped = false
+
+    private init(pid: pid_t, port: UInt16, engine: String, logPath: String) {
+        self.pid = pid
+        self.port = port
+        self.engine = engine
+        self.logPath = logPath
+    }
+
+    deinit {
+        if !reaped { _ = stop() }
+    }
+
+    /// Spawns `path tcp --listen 127.0.0.1:PORT --upstream 127.0.0.1:UP --engine E --threads 1 --pin`
+    /// and waits (bounded retries of connect, 10 s at most) until it accepts connections.
+    static func start(path: String, engine: String, upstreamPort: UInt16, cpu: Int?) throws(RelayLaunchError) -> RelayProcess {
+        let port: UInt16
+        do { port = try LoopbackClient.freePort() } catch { throw RelayLaunchError(message: "\(error)") }
+        var template = Array("/tmp/relay-bench-\(engine)-XXXXXX".utf8CString)
+        let logFD = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        if logFD < 0 { throw RelayLaunchError(message: "mkstemp: \(errnoName(errno))") }
+        let logPath = String(cString: template)
+        _ = fcntl(logFD, F_SETFD, FD_CLOEXEC)
+        defer { close(logFD) }
+
+        let args = [path, "tcp", "--listen", "127.0.0.1:\(port)", "--upstream", "127.0.0.1:\(upstreamPort)",
+                    "--engine", engine, "--threads", "1", "--pin"]
+        let outcome = SpawnOutcome()
+        // The child inherits the spawning thread's CPU mask, so spawn from a thread pinned to `cpu`.
+        let spawner = WorkerThread(name: "bench-spawn") {
+            CPUPinning.pinCurrentThread(cpu)
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_adddup2(&actions, logFD, 1)
+            posix_spawn_file_actions_adddup2(&actions, logFD, 2)
+            var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+            var envp: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/bin:/bin"), nil]
+            var pid: pid_t = 0
+            outcome.rc = posix_spawn(&pid, path, &actions, nil, &argv, &envp)
+            outcome.pid = pid
+            posix_spawn_file_actions_destroy(&actions)
+            for p in argv + envp { free(p) }
+        }
+        spawner.join()
+        if outcome.rc != 0 {
+            unlink(logPath)
+            throw RelayLaunchError(message: "posix_spawn \(path): \(errnoName(outcome.rc))")
+        }
+        let relay = RelayProcess(pid: outcome.pid, port: port, engine: engine, logPath: logPath)
+
+        let deadline = MonotonicClock.nowNs() + 10_000_000_000
+        while true {
+            var status: Int32 = 0
+            if waitpid(relay.pid, &status, WNOHANG) == relay.pid {
+                relay.reaped = true
+                let line = relay.lastLogLine() ?? "exited with status \(status >> 8) and no output"
+                unlink(logPath)
+                throw RelayLaunchError(message: line)
+            }
+            if let fd = try? LoopbackClient.connect(port: port) {
+                close(fd)
+                return relay
+            }
+            if MonotonicClock.nowNs() > deadline {
+                _ = relay.stop()
+                throw RelayLaunchError(message: "not accepting on 127.0.0.1:\(port) after 10 s")
+            }
+            nap(nanoseconds: 5_000_000)  // retry back-off between connect attempts
+        }
+    }
+
+    /// SIGTERM, then reap; SIGKILL if it has not exited within 15 s. Returns a one-line outcome
+    /// ("exit 0", "killed after 15 s", ...).
+    @discardableResult
+    func stop() -> String {
+        guard !reaped else { return "already reaped" }
+        kill(pid, SIGTERM)
+        let deadline = MonotonicClock.nowNs() + 15_000_000_000
+        var status: Int32 = 0
+        var outcome = ""
+        while true {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid { break }
+            if r < 0 && errno != EINTR { outcome = "waitpid: \(errnoName(errno))"; break }
+            if MonotonicClock.nowNs() > deadline {
+                kill(pid, SIGKILL)
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                outcome = "did not exit within 15 s of SIGTERM; killed"
+                break
+            }
+            nap(nanoseconds: 2_000_000)
+        }
+        reaped = true
+        if outcome.isEmpty {
+            outcome = status & 0x7F == 0 ? "exit \((status >> 8) & 0xFF)" : "signal \(status & 0x7F)"
+        }
+        unlink(logPath)
+        return outcome
+    }
+
+    /// The last non-empty line the relay printed.
+    func lastLogLine() -> String? {
+        ProcFile.read(logPath)?.split(separator: "\n").last(where: { !$0.allSatisfy(\.isWhitespace) }).map(String.init)
+    }
+
+    private static func nap(nanoseconds: Int) {
+        var ts = timespec(tv_sec: nanoseconds / 1_000_000_000, tv_nsec: nanoseconds % 1_000_000_000)
+        var rest = timespec()
+        while nanosleep(&ts, &rest) != 0 && errno == EINTR { ts = rest }
+    }
+
+    private func nap(nanoseconds: Int) { Self.nap(nanoseconds: nanoseconds) }
+}

@@ -1,0 +1,21 @@
+import UringRelay
+
+/// One request/response run.
+struct RequestResponseOutcome {
+    var connections: Int
+    var offeredRate: Int
+    var sent = 0
+    var received = 0
+    var measuredSeconds: Double = 0
+    var histogram = LatencyHistogram()
+    var relayCPUSeconds: Double?
+    var problems: [String] = []
+
+    var valid: Bool { problems.isEmpty }
+    /// Replies per second in the measured window.
+    var achievedRate: Double { measuredSeconds > 0 ? Double(histogram.count) / measuredSeconds : 0 }
+    var cpuSecondsPer1kRequests: Double? {
+        guard let cpu = relayCPUSeconds, histogram.count > 0 else { return nil }
+        return cpu / (Double(histogram.count) / 1000)
+    }
+}

@@ -1,0 +1,15 @@
+/// Workload sizes of the tcp scenario.
+struct TCPPlan {
+    var bulkConnections: [Int]
+    var bulkDurationNs: UInt64
+    var rrConnections: [Int]
+    /// Offered requests per second, all connections together.
+    var rrRate: Int
+    var rrDurationNs: UInt64
+    var rrWarmupNs: UInt64 = 500_000_000
+
+    static let quick = TCPPlan(bulkConnections: [1, 8], bulkDurationNs: 2_000_000_000,
+                               rrConnections: [64], rrRate: 20_000, rrDurationNs: 2_000_000_000)
+    static let full = TCPPlan(bulkConnections: [1, 8, 64], bulkDurationNs: 5_000_000_000,
+                              rrConnections: [64, 512], rrRate: 20_000, rrDurationNs: 5_000_000_000)
+}

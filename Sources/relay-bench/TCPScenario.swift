@@ -1,0 +1,137 @@
+import Glibc
+import UringRelay
+
+/// `relay-bench tcp`: the relay as a plain L4 proxy between relay-bench's clients and its
+/// built-in peer (verifying sink, echo). Per round, each engine gets a fresh relay process that
+/// runs every workload: bulk throughput, then open-loop request/response latency.
+struct TCPScenario: BenchScenario {
+    let name = "tcp"
+    let summary = "TCP relay: bulk throughput (verified bytes) and open-loop 128-byte echo latency"
+    let engines = ["uring", "epoll"]
+
+    func run(options: BenchOptions, environment env: BenchEnvironment) throws(BenchFailure) -> ScenarioReport {
+        let plan = options.quick ? TCPPlan.quick : TCPPlan.full
+        guard access(options.relayPath, X_OK) == 0 else {
+            throw BenchFailure(message: "relay binary \(options.relayPath) is not executable (build it, or pass --relay PATH)")
+        }
+        _ = FileDescriptorLimit.raiseToHardLimit()
+        CPUPinning.pinCurrentThread(env.loadCPU)
+        let pattern = StreamPattern()
+        let peer: BenchPeer
+        do { peer = try BenchPeer(pattern: pattern, cpu: env.loadCPU) } catch {
+            throw BenchFailure(message: "peer: \(error)")
+        }
+        peer.start()
+        defer { peer.stop() }
+
+        var report = ScenarioReport()
+        for c in plan.bulkConnections { report.tables.append(bulkTitle(c, plan)) }
+        for c in plan.rrConnections { report.tables.append(rrTitle(c, plan)) }
+        var runID: UInt16 = 0
+
+        for round in 1...options.rounds {
+            for engine in engines where report.unavailable[engine] == nil {
+                let relay: RelayProcess
+                do {
+                    relay = try RelayProcess.start(path: options.relayPath, engine: engine,
+                                                   upstreamPort: peer.port, cpu: env.relayCPU)
+                } catch {
+                    report.unavailable[engine] = error.message
+                    Console.err("tcp \(engine): unavailable: \(error.message)")
+                    continue
+                }
+                var runs: [BenchResult] = []
+                for c in plan.bulkConnections {
+                    runID &+= 1
+                    let load = BulkLoad(relayPort: relay.port, relayPid: relay.pid, connections: c,
+                                        durationNs: plan.bulkDurationNs, run: runID, cpu: env.loadCPU,
+                                        pattern: pattern, peer: peer)
+                    let r = bulkResult(load.execute(), engine: engine, round: round, plan: plan)
+                    progress(r, rounds: options.rounds)
+                    runs.append(r)
+                }
+                for c in plan.rrConnections {
+                    runID &+= 1
+                    let load = RequestResponseLoad(relayPort: relay.port, relayPid: relay.pid, connections: c,
+                                                   rate: plan.rrRate, durationNs: plan.rrDurationNs,
+                                                   warmupNs: plan.rrWarmupNs, run: runID, cpu: env.loadCPU)
+                    let r = rrResult(load.execute(), engine: engine, round: round, plan: plan)
+                    progress(r, rounds: options.rounds)
+                    runs.append(r)
+                }
+                // Peak RSS covers the whole relay process life (all workloads of this round).
+                let rss = ProcessUsage.peakRSSBytes(pid: relay.pid)
+                let exit = relay.stop()
+                if exit != "exit 0" { Console.err("tcp round \(round) \(engine): relay \(exit)") }
+                for i in runs.indices {
+                    if let rss { runs[i].metrics.append(Metric(key: "relay_peak_rss_mib", label: "relay peak RSS (MiB)", value: Double(rss) / 1048576, decimals: 1)) }
+                }
+                report.results += runs
+            }
+            if report.unavailable.count == engines.count {
+                throw BenchFailure(message: "no engine could start: " + engines.map { "\($0): \(report.unavailable[$0]!)" }.joined(separator: "; "))
+            }
+        }
+        return report
+    }
+
+    private func bulkTitle(_ c: Int, _ plan: TCPPlan) -> String {
+        "tcp bulk: \(c) connection\(c == 1 ? "" : "s"), \(plan.bulkDurationNs / 1_000_000_000) s of 64 KiB writes into a verifying sink"
+    }
+
+    private func rrTitle(_ c: Int, _ plan: TCPPlan) -> String {
+        "tcp request/response: \(c) connections, 128-byte echo, open loop at \(plan.rrRate) req/s, \(plan.rrDurationNs / 1_000_000_000) s after \(plan.rrWarmupNs / 1_000_000) ms warm-up"
+    }
+
+    private func bulkResult(_ o: BulkOutcome, engine: String, round: Int, plan: TCPPlan) -> BenchResult {
+        var metrics = [
+            Metric(key: "throughput_gbit_s", label: "throughput (Gbit/s)", value: o.gbitPerSecond, decimals: 2),
+            Metric(key: "bytes_verified", label: "bytes verified (GiB)", value: Double(o.bytesAtSink) / Double(1 << 30), decimals: 2),
+        ]
+        if let cpu = o.cpuSecondsPerGiB {
+            metrics.append(Metric(key: "relay_cpu_s_per_gib", label: "relay CPU s per GiB", value: cpu, decimals: 3))
+        }
+        if let cpu = o.relayCPUSeconds {
+            metrics.append(Metric(key: "relay_cpu_utilization", label: "relay CPU (cores busy)", value: o.seconds > 0 ? cpu / o.seconds : 0, decimals: 2))
+        }
+        return BenchResult(
+            scenario: name, workload: "bulk", engine: engine, round: round,
+            params: [("connections", String(o.connections)), ("duration_s", String(Double(plan.bulkDurationNs) / 1e9)),
+                     ("write_bytes", String(BulkLoad.writeSize))],
+            table: bulkTitle(o.connections, plan), problems: o.problems, metrics: metrics)
+    }
+
+    private func rrResult(_ o: RequestResponseOutcome, engine: String, round: Int, plan: TCPPlan) -> BenchResult {
+        let h = o.histogram
+        func us(_ q: Double) -> Double { Double(h.value(atQuantile: q)) / 1000 }
+        var metrics = [
+            Metric(key: "achieved_req_s", label: "replies/s (measured)", value: o.achievedRate, decimals: 0),
+            Metric(key: "latency_p50_us", label: "latency p50 (µs)", value: us(0.5), decimals: 1),
+            Metric(key: "latency_p90_us", label: "latency p90 (µs)", value: us(0.9), decimals: 1),
+            Metric(key: "latency_p99_us", label: "latency p99 (µs)", value: us(0.99), decimals: 1),
+            Metric(key: "latency_p99_9_us", label: "latency p99.9 (µs)", value: us(0.999), decimals: 1),
+            Metric(key: "latency_max_us", label: "latency max (µs)", value: Double(h.max) / 1000, decimals: 1),
+        ]
+        if let cpu = o.cpuSecondsPer1kRequests {
+            metrics.append(Metric(key: "relay_cpu_ms_per_1k_req", label: "relay CPU ms per 1k requests", value: cpu * 1000, decimals: 3))
+        }
+        return BenchResult(
+            scenario: name, workload: "rr", engine: engine, round: round,
+            params: [("connections", String(o.connections)), ("rate_req_s", String(o.offeredRate)),
+                     ("duration_s", String(Double(plan.rrDurationNs) / 1e9)), ("warmup_s", String(Double(plan.rrWarmupNs) / 1e9)),
+                     ("message_bytes", String(RequestMessage.size))],
+            table: rrTitle(o.connections, plan), problems: o.problems, metrics: metrics)
+    }
+
+    private func progress(_ r: BenchResult, rounds: Int) {
+        let params = r.params.prefix(2).map { "\($0.0)=\($0.1)" }.joined(separator: " ")
+        let head = "tcp round \(r.round)/\(rounds) \(r.engine) \(r.workload) \(params):"
+        guard r.valid else {
+            Console.err("\(head) INVALID: " + r.problems.prefix(3).joined(separator: "; ")
+                        + (r.problems.count > 3 ? "; (\(r.problems.count - 3) more)" : ""))
+            return
+        }
+        let shown = r.metrics.filter { ["throughput_gbit_s", "relay_cpu_s_per_gib", "latency_p50_us", "latency_p99_us", "achieved_req_s"].contains($0.key) }
+        Console.err("\(head) " + shown.map { "\($0.label) \(NumberText.fixed($0.value, $0.decimals))" }.joined(separator: ", "))
+    }
+}
