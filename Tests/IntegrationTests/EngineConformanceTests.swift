@@ -54,7 +54,7 @@ import Testing
         let engine = try Self.makeEngine(kind)
         let (a, b) = Self.pair()
         defer { close(a) }
-        engine.receiveMultishot(fd: a, tag: 7)
+        engine.receiveMultishot(fd: a, tag: 7, maxBytes: 0)
         Self.write(b, Array("hello".utf8))
         let first = try Self.collect(engine) { $0.kind == .receive }
         let data = try #require(first.first { $0.kind == .receive })
@@ -75,7 +75,7 @@ import Testing
         let engine = try Self.makeEngine(kind)
         let (a, b) = Self.pair()
         defer { close(a); close(b) }
-        engine.receiveMultishot(fd: a, tag: 3)
+        engine.receiveMultishot(fd: a, tag: 3, maxBytes: 0)
         var batch: [Completion] = []
         try engine.wait(into: &batch, timeoutMs: 0)
         engine.cancelReceive(fd: a, tag: 3)
@@ -93,7 +93,7 @@ import Testing
         let engine = try Self.makeEngine(kind, buffers: 4, bufferSize: 1024)
         let (a, b) = Self.pair()
         defer { close(a); close(b) }
-        engine.receiveMultishot(fd: a, tag: 1)
+        engine.receiveMultishot(fd: a, tag: 1, maxBytes: 0)
         var received = 0
         var held: [UInt16] = []
         var batch: [Completion] = []
@@ -211,5 +211,26 @@ import Testing
         }
         let seen = try Self.collect(engine) { $0.kind == .connect }
         #expect(seen.first { $0.kind == .connect }?.result == -ECONNREFUSED)
+    }
+    @Test(arguments: [EngineChoice.uring, .epoll])
+    func limitedReceiveEndsAfterMaxBytes(kind: EngineChoice) throws {
+        guard TestEnvironment.canRun(kind) else { return }
+        let engine = try Self.makeEngine(kind, buffers: 16, bufferSize: 1024)
+        if let u = engine as? URingEngine, !u.supportsReceiveLimit {
+            if TestEnvironment.requirePeers { Issue.record("kernel lacks the multishot receive limit (6.16+)") }
+            return
+        }
+        let (a, b) = Self.pair()
+        defer { close(a); close(b) }
+        Self.write(b, [UInt8](repeating: 7, count: 10_000))
+        engine.receiveMultishot(fd: a, tag: 2, maxBytes: 3000)
+        let seen = try Self.collect(engine) { $0.kind == .receive && !$0.hasMore }
+        let receives = seen.filter { $0.kind == .receive }
+        // Whole buffers: the read reaching the limit may pass it by less than one buffer.
+        let total = receives.reduce(0) { $0 + Int($1.result) }
+        #expect(total >= 3000 && total < 3000 + 1024, "received \(total)")
+        let last = try #require(receives.last)
+        #expect(!last.hasMore && last.result > 0 && last.bufferID != nil, "the limit ends the receive with data")
+        for c in receives { if let id = c.bufferID { engine.releaseBuffer(id) } }
     }
 }

@@ -22,6 +22,8 @@ public final class EpollEngine: IOEngine {
         var waitingForBuffer = false
         var acceptTag: UInt64? = nil
         var receiveTag: UInt64? = nil
+        /// Bytes the armed receive may still take (0: no limit), as io_uring's optlen limit.
+        var receiveBytesLeft = 0
         var connectTag: UInt64? = nil
         var sendTag: UInt64? = nil
         var sendMessage: UnsafeMutablePointer<msghdr>? = nil
@@ -158,9 +160,10 @@ public final class EpollEngine: IOEngine {
         }
     }
 
-    public func receiveMultishot(fd: Int32, tag: UInt64) {
+    public func receiveMultishot(fd: Int32, tag: UInt64, maxBytes: Int) {
         let s = state(fd)
         s.pointee.receiveTag = tag
+        s.pointee.receiveBytesLeft = maxBytes
         markDirty(fd, s)
     }
 
@@ -364,12 +367,19 @@ public final class EpollEngine: IOEngine {
                     return
                 }
                 let id = freeBufferIDs[freeBufferCount - 1]
+                let left = s.pointee.receiveBytesLeft
+                // Whole buffers, as the kernel does: the read that reaches the limit may pass it.
                 let r = Glibc.recv(fd, buffers.pointer(id), buffers.bufferSize, Int32(MSG_DONTWAIT))
                 if r > 0 {
                     freeBufferCount -= 1
                     reads += 1
+                    // A limited receive that reached its limit ends with this completion.
+                    let done = left > 0 && r >= left
+                    if left > 0 { s.pointee.receiveBytesLeft = left - r }
+                    if done { s.pointee.receiveTag = nil }
                     batch.append(Completion(userData: OperationKind.receive.userData(tag: tag), result: Int32(r),
-                                            flags: Completion.flags(bufferID: id, more: true)))
+                                            flags: Completion.flags(bufferID: id, more: !done)))
+                    if done { return }
                     continue
                 }
                 if r < 0 && errno == EAGAIN {

@@ -32,7 +32,12 @@ public protocol IOEngine: AnyObject {
     func acceptMultishot(listener fd: Int32, tag: UInt64)
     /// `address` must stay valid until the next `wait` returns.
     func connect(fd: Int32, address: UnsafePointer<sockaddr>, length: socklen_t, tag: UInt64)
-    func receiveMultishot(fd: Int32, tag: UInt64)
+    /// `maxBytes` > 0 asks the receive to end by itself (a last completion with data and no
+    /// `hasMore`) once that many bytes were received; the read that reaches the limit fills
+    /// a whole buffer, so it may pass it by less than one buffer. A bound on what one arming
+    /// can pull in. Engines that cannot (io_uring before the kernel's multishot limit) ignore it,
+    /// so callers still cancel when their queue is full.
+    func receiveMultishot(fd: Int32, tag: UInt64, maxBytes: Int)
     func cancelReceive(fd: Int32, tag: UInt64)
     func cancelAll(fd: Int32)
     func send(fd: Int32, message: UnsafeMutablePointer<msghdr>, totalBytes: Int, tag: UInt64)

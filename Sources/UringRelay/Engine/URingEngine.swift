@@ -26,8 +26,12 @@ public final class URingEngine: IOEngine {
     /// straight back into ENOBUFS.
     private let resumeThreshold: Int
 
-    /// fd of every armed receive, by tag: a CQE carries no fd, and a parked receive needs it.
-    private var receiveFdByTag: [UInt64: Int32] = [:]
+    /// fd and byte limit of every armed receive, by tag: a CQE carries no fd, and a parked
+    /// receive needs both to be re-armed.
+    private var armedReceives: [UInt64: (fd: Int32, maxBytes: Int)] = [:]
+    /// Whether the kernel honours a total byte limit on multishot receive (sqe->optlen,
+    /// Linux 6.16+). Probed at start; without it backpressure relies on cancel alone.
+    public private(set) var supportsReceiveLimit = false
     private var parkedReceiveTags: [UInt64] = []
     /// Completions the engine makes itself (a parked receive cancelled), delivered next wait.
     private var syntheticCompletions: [Completion] = []
@@ -117,7 +121,7 @@ public final class URingEngine: IOEngine {
         reapUserData = .allocate(capacity: batchCapacity)
         reapResult = .allocate(capacity: batchCapacity)
         reapFlags = .allocate(capacity: batchCapacity)
-        receiveFdByTag.reserveCapacity(options.maxOperationsInFlight)
+        armedReceives.reserveCapacity(options.maxOperationsInFlight)
         parkedReceiveTags.reserveCapacity(options.maxOperationsInFlight)
         syntheticCompletions.reserveCapacity(64)
 
@@ -127,12 +131,14 @@ public final class URingEngine: IOEngine {
         }
         io_uring_buf_ring_advance(bufferRing, Int32(options.bufferCount))
         armWake()
+        supportsReceiveLimit = probeReceiveLimit()
 
         var names: [String] = []
         if flagsUsed & CURING_SETUP_SINGLE_ISSUER != 0 { names.append("single_issuer") }
         if flagsUsed & CURING_SETUP_DEFER_TASKRUN != 0 { names.append("defer_taskrun") }
         if flagsUsed & CURING_SETUP_COOP_TASKRUN != 0 { names.append("coop_taskrun") }
         names += ["multishot_accept", "multishot_recv", "buf_ring", "cqe_skip", "nodrop"]
+        if supportsReceiveLimit { names.append("recv_limit") }
         if let z = zerocopyMinBytes { names.append("send_zc>=\(z)B") }
         featureSummary = "io_uring sq=\(ring.pointee.sq.ring_entries) cq=\(ring.pointee.cq.ring_entries) features=\(names.joined(separator: ","))"
     }
@@ -169,6 +175,44 @@ public final class URingEngine: IOEngine {
     public var wakeHandle: WakeHandle { WakeHandle(fd: wakeFd) }
     public func wake() { wakeHandle.wake() }
 
+    /// Arms a limited multishot receive on an idle socketpair: a kernel without the limit
+    /// rejects the non-zero optlen (it reads it as file_index) with EINVAL at once; one with it
+    /// leaves the receive pending, and the cancel ends it. Runs before any relay work.
+    private func probeReceiveLimit() -> Bool {
+        var fds: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, CURING_SOCK_STREAM | CURING_SOCK_CLOEXEC, 0, &fds) == 0 else { return false }
+        defer { Glibc.close(fds[0]); Glibc.close(fds[1]) }
+        let probeTag = UserData.tagMask
+        submitReceive(fd: fds[0], tag: probeTag, maxBytes: 1)
+        let nop = nextSQE()
+        io_uring_prep_nop(nop)
+        io_uring_sqe_set_data64(nop, OperationKind.cancel.userData(tag: probeTag))
+        var rejected = false
+        var sawNop = false
+        var receiveEnded = false
+        var cancelled = false
+        var cqe: UnsafeMutablePointer<io_uring_cqe>? = nil
+        for _ in 0..<8 {
+            guard io_uring_submit_and_wait(ring, 1) >= 0, io_uring_peek_cqe(ring, &cqe) == 0, let e = cqe else { break }
+            let c = Completion(userData: e.pointee.user_data, result: e.pointee.res, flags: e.pointee.flags)
+            io_uring_cqe_seen(ring, e)
+            if c.kind == .receive && c.tag == probeTag {
+                receiveEnded = !c.hasMore
+                if c.result == -EINVAL { rejected = true }
+                if c.bufferID != nil { freeBufferCount -= 1; releaseBuffer(c.bufferID!) }
+            }
+            if c.kind == .cancel && c.tag == probeTag { sawNop = true }
+            if sawNop && !receiveEnded && !cancelled {
+                let cancel = nextSQE()
+                io_uring_prep_cancel64(cancel, OperationKind.receive.userData(tag: probeTag), 0)
+                io_uring_sqe_set_data64(cancel, OperationKind.close.userData(tag: probeTag))
+                cancelled = true
+            }
+            if sawNop && receiveEnded { break }
+        }
+        return sawNop && receiveEnded && !rejected
+    }
+
     // MARK: - Submission
 
     @inline(__always)
@@ -198,17 +242,20 @@ public final class URingEngine: IOEngine {
         io_uring_sqe_set_data64(sqe, OperationKind.connect.userData(tag: tag))
     }
 
-    public func receiveMultishot(fd: Int32, tag: UInt64) {
-        receiveFdByTag[tag] = fd
-        submitReceive(fd: fd, tag: tag)
+    public func receiveMultishot(fd: Int32, tag: UInt64, maxBytes: Int) {
+        let limit = supportsReceiveLimit ? min(maxBytes, Int(Int32.max)) : 0
+        armedReceives[tag] = (fd, limit)
+        submitReceive(fd: fd, tag: tag, maxBytes: limit)
     }
 
     @inline(__always)
-    private func submitReceive(fd: Int32, tag: UInt64) {
+    private func submitReceive(fd: Int32, tag: UInt64, maxBytes: Int) {
         let sqe = nextSQE()
         io_uring_prep_recv_multishot(sqe, fd, nil, 0, 0)
         sqe.pointee.flags |= CURING_IOSQE_BUFFER_SELECT
         sqe.pointee.buf_group = bufferGroup
+        // sqe->optlen shares its place with file_index in liburing 2.3's header.
+        sqe.pointee.file_index = UInt32(maxBytes)
         io_uring_sqe_set_data64(sqe, OperationKind.receive.userData(tag: tag))
     }
 
@@ -222,11 +269,14 @@ public final class URingEngine: IOEngine {
         io_uring_prep_cancel64(sqe, OperationKind.receive.userData(tag: tag), 0)
         sqe.pointee.flags |= CURING_IOSQE_CQE_SKIP_SUCCESS
         io_uring_sqe_set_data64(sqe, OperationKind.cancel.userData(tag: tag))
+        // Submit at once: until the cancel reaches the kernel, the multishot receive keeps
+        // filling buffers at every task-work run, which is what backpressure is stopping.
+        _ = io_uring_submit(ring)
     }
 
     public func cancelAll(fd: Int32) {
         parkedReceiveTags.removeAll { tag in
-            guard receiveFdByTag[tag] == fd else { return false }
+            guard armedReceives[tag]?.fd == fd else { return false }
             finishParkedReceive(tag: tag)
             return true
         }
@@ -237,7 +287,7 @@ public final class URingEngine: IOEngine {
     }
 
     private func finishParkedReceive(tag: UInt64) {
-        receiveFdByTag[tag] = nil
+        armedReceives[tag] = nil
         syntheticCompletions.append(Completion(userData: OperationKind.receive.userData(tag: tag),
                                                result: -ECANCELED, flags: 0))
     }
@@ -315,12 +365,12 @@ public final class URingEngine: IOEngine {
         case .receive:
             if c.bufferID != nil { freeBufferCount -= 1 }
             if !c.hasMore {
-                if result == -ENOBUFS, receiveFdByTag[c.tag] != nil {
+                if result == -ENOBUFS, armedReceives[c.tag] != nil {
                     // Pool dry: backpressure. Park; resumed in publishReleasedBuffers.
                     parkedReceiveTags.append(c.tag)
                     return
                 }
-                receiveFdByTag[c.tag] = nil
+                armedReceives[c.tag] = nil
             }
             batch.append(c)
         case .send:
@@ -352,7 +402,7 @@ public final class URingEngine: IOEngine {
         }
         if !parkedReceiveTags.isEmpty && freeBufferCount >= resumeThreshold {
             for tag in parkedReceiveTags {
-                if let fd = receiveFdByTag[tag] { submitReceive(fd: fd, tag: tag) }
+                if let r = armedReceives[tag] { submitReceive(fd: r.fd, tag: tag, maxBytes: r.maxBytes) }
             }
             parkedReceiveTags.removeAll(keepingCapacity: true)
         }

@@ -279,7 +279,10 @@ final class TCPRelayWorker<Engine: IOEngine> {
         p.pointee.receiving = true
         p.pointee.cancelling = false
         slots[s].opsInFlight += 1
-        engine.receiveMultishot(fd: p.pointee.fd, tag: tag(s, sideIndex))
+        // The receive may bring in at most what the queue has room for; where the engine can
+        // enforce that, a stalled peer costs exactly `buffersPerDirection` buffers.
+        let room = max(1, Int(maxIovecs - p.pointee.queueCount)) * engine.buffers.bufferSize
+        engine.receiveMultishot(fd: p.pointee.fd, tag: tag(s, sideIndex), maxBytes: room)
     }
 
     private func handleReceive(_ c: Completion, slot s: Int, side sideIndex: Int) {
