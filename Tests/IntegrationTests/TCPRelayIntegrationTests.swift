@@ -74,6 +74,45 @@ struct TCPRelayIntegrationTests {
         }
     }
 
+    /// The same bulk check with io_uring send_zc for every send of 16 KiB or more: the
+    /// buffer must not be reused before the kernel's notification, or bytes would change.
+    @Test func zeroCopySendsArriveIntact() throws {
+        guard TestEnvironment.canRun(.uring) else { return }
+        let total = 64 << 20
+        let stream = PatternStream(seed: 0x2E20C0B1)
+        try expectNoFileDescriptorLeak {
+            let upstream = try PeerServer.echo()
+            defer { upstream.stop() }
+            let relay = try RelayUnderTest(.uring, upstream: upstream.address) { $0.zerocopyMinBytes = 16384 }
+            defer { relay.stop() }
+            let client = try ClientSocket.connect(relay.address)
+            defer { client.close() }
+            let fd = client.fd
+            let sender = spawn("itest-zc-send") {
+                var offset = 0
+                while offset < total {
+                    let n = min(total - offset, 1 << 20)
+                    do { try Blocking.writeAll(fd, stream.slice(at: offset, count: n)) } catch { return }
+                    offset += n
+                }
+                _ = shutdown(fd, Int32(SHUT_WR))
+            }
+            defer { sender.join() }
+            var received = 0
+            var intact = true
+            let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 8)
+            defer { buf.deallocate() }
+            while received <= total {
+                let n = try Blocking.readSome(fd, buf)
+                if n == 0 { break }
+                if intact && !stream.matches(UnsafeRawBufferPointer(rebasing: buf[0..<n]), at: received) { intact = false }
+                received += n
+            }
+            #expect(received == total)
+            #expect(intact, "bytes changed on the way through send_zc")
+        }
+    }
+
     // MARK: 2. Many connections at once
 
     /// 1000 connections are all open at once, then each sends a distinct payload, then each
