@@ -43,6 +43,18 @@ import Testing
         return seen
     }
 
+    /// Queues a connect; the returned address storage must live until the next wait.
+    static func connect(_ engine: any IOEngine, _ fd: Int32, to address: SocketAddress, tag: UInt64)
+        -> UnsafeMutablePointer<sockaddr_storage>
+    {
+        let storage = UnsafeMutablePointer<sockaddr_storage>.allocate(capacity: 1)
+        storage.initialize(to: address.storage)
+        storage.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            engine.connect(fd: fd, address: $0, length: address.length, tag: tag)
+        }
+        return storage
+    }
+
     static func write(_ fd: Int32, _ bytes: [UInt8]) {
         let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
         precondition(n == bytes.count)
@@ -171,12 +183,8 @@ import Testing
         engine.acceptMultishot(listener: listener, tag: 1)
         let client = try Socket.makeStreamSocket(family: AF_INET)
         defer { close(client) }
-        let storage = UnsafeMutablePointer<sockaddr_storage>.allocate(capacity: 1)
+        let storage = Self.connect(engine, client, to: address, tag: 2)
         defer { storage.deallocate() }
-        storage.initialize(to: address.storage)
-        storage.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            engine.connect(fd: client, address: $0, length: address.length, tag: 2)
-        }
         var accepted: Int32 = -1
         var connected: Int32? = nil
         var batch: [Completion] = []
@@ -203,12 +211,8 @@ import Testing
         close(l)
         let client = try Socket.makeStreamSocket(family: AF_INET)
         defer { close(client) }
-        let storage = UnsafeMutablePointer<sockaddr_storage>.allocate(capacity: 1)
+        let storage = Self.connect(engine, client, to: address, tag: 2)
         defer { storage.deallocate() }
-        storage.initialize(to: address.storage)
-        storage.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            engine.connect(fd: client, address: $0, length: address.length, tag: 2)
-        }
         let seen = try Self.collect(engine) { $0.kind == .connect }
         #expect(seen.first { $0.kind == .connect }?.result == -ECONNREFUSED)
     }

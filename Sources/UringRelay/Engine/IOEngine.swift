@@ -53,6 +53,8 @@ public protocol IOEngine: AnyObject {
 
     /// Wakes a `wait` in progress from any thread (delivers a `.wake` completion).
     func wake()
+    /// What other threads hold to call `wake`.
+    var wakeHandle: WakeHandle { get }
 }
 
 /// The write end of a worker's wake-up eventfd, safe to use from any thread.

@@ -101,7 +101,6 @@ public final class TCPRelayServer: Sendable {
         if config.pinWorkers {
             _ = curing_pin_thread_to_cpu(Int32(index % max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
         }
-        let stop: @Sendable () -> Bool = { [self] in self.isStopRequested }
         switch kind {
         case .uring:
             var o = URingEngine.Options()
@@ -109,29 +108,33 @@ public final class TCPRelayServer: Sendable {
             o.bufferSize = config.bufferSize
             o.maxOperationsInFlight = min(16384, config.maxConnections * 4 + 64)
             o.zerocopyMinBytes = config.zerocopyMinBytes
-            let engine: URingEngine
-            do { engine = try URingEngine(options: o) } catch {
-                Glibc.close(listenerFd)
-                startup.report(index, .init(error: "worker \(index): \(error.cause)"))
-                return
+            launch(index: index, listenerFd: listenerFd, startup: startup) { () throws(EngineSetupError) in
+                try URingEngine(options: o)
             }
-            startup.report(index, .init(summary: engine.featureSummary, wake: engine.wakeHandle))
-            run(TCPRelayWorker(engine: engine, config: config, counters: counters, workerIndex: index,
-                               listenerFd: listenerFd, stopRequested: stop))
         case .epoll:
             var o = EpollEngine.Options()
             o.bufferCount = config.buffersPerWorker
             o.bufferSize = config.bufferSize
-            let engine: EpollEngine
-            do { engine = try EpollEngine(options: o) } catch {
-                Glibc.close(listenerFd)
-                startup.report(index, .init(error: "worker \(index): \(error.cause)"))
-                return
+            launch(index: index, listenerFd: listenerFd, startup: startup) { () throws(EngineSetupError) in
+                try EpollEngine(options: o)
             }
-            startup.report(index, .init(summary: engine.featureSummary, wake: engine.wakeHandle))
-            run(TCPRelayWorker(engine: engine, config: config, counters: counters, workerIndex: index,
-                               listenerFd: listenerFd, stopRequested: stop))
         }
+    }
+
+    /// Builds the engine on this (the worker's) thread — io_uring's SINGLE_ISSUER ties the
+    /// ring to the thread that creates it — reports to `start()`, then runs until stopped.
+    private func launch<E: IOEngine>(index: Int, listenerFd: Int32, startup: StartupGate,
+                                     makeEngine: () throws(EngineSetupError) -> E) {
+        let engine: E
+        do { engine = try makeEngine() } catch {
+            Glibc.close(listenerFd)
+            startup.report(index, .init(error: "worker \(index): \(error.cause)"))
+            return
+        }
+        startup.report(index, .init(summary: engine.featureSummary, wake: engine.wakeHandle))
+        let stop: @Sendable () -> Bool = { [self] in self.isStopRequested }
+        run(TCPRelayWorker(engine: engine, config: config, counters: counters, workerIndex: index,
+                           listenerFd: listenerFd, stopRequested: stop))
     }
 
     private func run<E: IOEngine>(_ worker: TCPRelayWorker<E>) {
