@@ -26,8 +26,22 @@ public final class TCPRelayServer: Sendable {
         public var banner: String
     }
 
+    /// Said once at start when the configuration had to be adjusted to the machine.
+    private let adjustments: [String]
+
     public init(config: TCPRelayConfig) {
+        var config = config
+        var adjustments: [String] = []
+        // Each relayed connection holds two fds; listeners, rings and eventfds need a few more.
+        let fdLimit = FileDescriptorLimit.raiseToHardLimit()
+        let affordable = max(1, (fdLimit - 64 - 4 * config.threads) / 2)
+        if config.maxConnections > affordable {
+            adjustments.append("--max-conns \(config.maxConnections) needs \(config.maxConnections * 2 + 64) file descriptors "
+                + "but RLIMIT_NOFILE is \(fdLimit); using --max-conns \(affordable)")
+            config.maxConnections = affordable
+        }
         self.config = config
+        self.adjustments = adjustments
     }
 
     /// Binds, starts the workers and returns once every worker's engine is up.
@@ -41,7 +55,7 @@ public final class TCPRelayServer: Sendable {
         if let reason = selection.fallbackReason {
             Log.warning("io_uring unavailable, using epoll: \(reason)")
         }
-        FileDescriptorLimit.raiseToHardLimit()
+        for a in adjustments { Log.warning(a) }
 
         var listeners: [Int32] = []
         var boundAddress = config.listen
