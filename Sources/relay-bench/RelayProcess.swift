@@ -30,7 +30,7 @@ final class RelayProcess {
         var template = Array("/tmp/relay-bench-\(engine)-XXXXXX".utf8CString)
         let logFD = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         if logFD < 0 { throw RelayLaunchError(message: "mkstemp: \(errnoName(errno))") }
-        let logPath = String(cString: template)
+        let logPath = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         _ = fcntl(logFD, F_SETFD, FD_CLOEXEC)
         defer { close(logFD) }
 

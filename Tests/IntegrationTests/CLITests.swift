@@ -40,6 +40,8 @@ import Testing
         (["tcp", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:1", "--threads", "0"], "--threads"),
         (["tcp", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:1", "--buffers", "1000"], "power of two"),
         (["smtpx"], "unknown mode"),
+        (["tcp", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:1", "--idle-timeout", "300"], "unit"),
+        (["tcp", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:0"], "--upstream needs a port"),
     ])
     func usageErrorsAreOneLineWithExitCode2(args: [String], expected: String) throws {
         let r = try ChildProcess.run(relay, args)
@@ -95,5 +97,18 @@ import Testing
         let end = child.finish()
         #expect(end.status == 0)
         #expect(end.stderr.contains("stopped:"))
+    }
+    /// SO_REUSEPORT would let a second relay join the first one's port and take half its
+    /// clients; it must fail like any other "port in use".
+    @Test func secondRelayOnSamePortFails() throws {
+        let first = try ChildProcess(relay, ["tcp", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:1", "--engine", "epoll", "--threads", "1"])
+        let banner = first.readStderr(until: "max-conns")
+        let port = try #require(banner.split(separator: " ").first { $0.hasPrefix("127.0.0.1:") && !$0.hasSuffix(":1") }?
+            .split(separator: ":").last.flatMap { Int($0) })
+        let second = try ChildProcess.run(relay, ["tcp", "--listen", "127.0.0.1:\(port)", "--upstream", "127.0.0.1:1", "--engine", "epoll"])
+        #expect(second.status == 1)
+        #expect(second.stderr.contains("Address already in use"), "\(second.stderr)")
+        first.signal(SIGTERM)
+        #expect(first.finish().status == 0)
     }
 }

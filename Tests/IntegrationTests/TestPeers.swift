@@ -147,7 +147,19 @@ enum Blocking {
         if let bufferSize { try? Socket.setBufferSizes(fd, send: bufferSize, recv: bufferSize) }
         setBlocking(fd)
         setTimeouts(fd, seconds: timeout)
-        let rc = address.withSockAddr { Glibc.connect(fd, $0, $1) }
+        var rc = address.withSockAddr { Glibc.connect(fd, $0, $1) }
+        if rc != 0 && errno == EINTR {
+            // A signal (e.g. SIGCHLD from a peer process) interrupted the wait, not the
+            // connect: it goes on in the kernel. Wait for it to finish and read its outcome.
+            var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            var polled: Int32
+            repeat { polled = poll(&p, 1, Int32(timeout * 1000)) } while polled < 0 && errno == EINTR
+            var err: Int32 = polled == 1 ? 0 : ETIMEDOUT
+            var len = socklen_t(MemoryLayout<Int32>.size)
+            if polled == 1 { getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) }
+            errno = err
+            rc = err == 0 ? 0 : -1
+        }
         if rc != 0 {
             let e = PeerError.last("connect \(address)")
             close(fd)

@@ -229,7 +229,7 @@ private func flags(_ name: String, _ value: String) -> ParsedFlags {
     // MARK: accessors: milliseconds
 
     @Test(arguments: [
-        ("0", 0), ("250", 250), ("250ms", 250), ("250MS", 250), ("5s", 5000), ("5S", 5000),
+        ("0", 0), ("000", 0), ("250ms", 250), ("250MS", 250), ("5s", 5000), ("5S", 5000),
         ("2m", 120_000), ("1h", 3_600_000), ("0s", 0),
     ])
     func millisecondsAccepted(text: String, expected: Int) throws {
@@ -241,15 +241,17 @@ private func flags(_ name: String, _ value: String) -> ParsedFlags {
     }
 
     @Test(arguments: [
-        ("-5s", "--idle-timeout expects a duration like 250ms, 5s, 2m or 1h, got \"-5s\""),
+        ("-5s", "--idle-timeout expects a duration with a unit, like 250ms, 5s, 2m or 1h, got \"-5s\""),
         ("", "--idle-timeout must not be empty"),
-        ("s", "--idle-timeout expects a duration like 250ms, 5s, 2m or 1h, got \"s\""),
-        ("5sec", "--idle-timeout expects a duration like 250ms, 5s, 2m or 1h, got \"5sec\""),
-        ("1.5s", "--idle-timeout expects a duration like 250ms, 5s, 2m or 1h, got \"1.5s\""),
-        ("5d", "--idle-timeout expects a duration like 250ms, 5s, 2m or 1h, got \"5d\""),
-        ("5 s", "--idle-timeout expects a duration like 250ms, 5s, 2m or 1h, got \"5 s\""),
+        ("s", "--idle-timeout expects a duration with a unit, like 250ms, 5s, 2m or 1h, got \"s\""),
+        ("5sec", "--idle-timeout expects a duration with a unit, like 250ms, 5s, 2m or 1h, got \"5sec\""),
+        ("1.5s", "--idle-timeout expects a duration with a unit, like 250ms, 5s, 2m or 1h, got \"1.5s\""),
+        ("5d", "--idle-timeout expects a duration with a unit, like 250ms, 5s, 2m or 1h, got \"5d\""),
+        ("5 s", "--idle-timeout expects a duration with a unit, like 250ms, 5s, 2m or 1h, got \"5 s\""),
         ("9223372036854775807s", "--idle-timeout value \"9223372036854775807s\" is too large"),
-        ("99999999999999999999", "--idle-timeout value \"99999999999999999999\" is too large"),
+        ("99999999999999999999ms", "--idle-timeout value \"99999999999999999999ms\" is too large"),
+        // A bare number is ambiguous (seconds? milliseconds?): refused.
+        ("250", "--idle-timeout expects a duration with a unit, like 250ms, 5s, 2m or 1h, got \"250\""),
     ])
     func millisecondsErrors(text: String, message: String) {
         let error = accessorError { () throws(UsageError) in

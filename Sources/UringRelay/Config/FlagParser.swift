@@ -266,11 +266,13 @@ extension ParsedFlags {
     ) throws(UsageError) -> Int {
         guard let text = try string(name) else { return defaultValue }
         let split = text.firstIndex(where: { !$0.isASCII || !$0.isNumber }) ?? text.endIndex
-        let multipliers: [String: Int] = ["": 1, "ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000]  // case-insensitive
+        let multipliers: [String: Int] = ["ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000]  // case-insensitive
+        // A bare number is ambiguous (haproxy reads ms, Postfix seconds): only 0 may go without a unit.
+        let unit = text[split...].lowercased()
         guard let digits = parseDigits(text[..<split]),
-              let multiplier = multipliers[text[split...].lowercased()]
+              let multiplier = unit.isEmpty && text.allSatisfy({ $0 == "0" }) ? 1 : multipliers[unit]
         else {
-            throw .invalid("--\(name) expects a duration like 250ms, 5s, 2m or 1h, got \(printable(text))")
+            throw .invalid("--\(name) expects a duration with a unit, like 250ms, 5s, 2m or 1h, got \(printable(text))")
         }
         guard let n = digits else { throw .invalid("--\(name) value \(printable(text)) is too large") }
         let (product, overflow) = n.multipliedReportingOverflow(by: multiplier)

@@ -25,6 +25,7 @@ public enum TCPRelayCommand {
         try f.expectNoPositionals()
         let listen = try address(f, "listen")
         let upstream = try address(f, "upstream")
+        if upstream.port == 0 { throw .invalid("--upstream needs a port other than 0, got \(upstream)") }
         var c = TCPRelayConfig(listen: listen, upstream: upstream)
         let engine = try f.choice("engine", allowed: EngineChoice.allCases.map(\.rawValue), default: "auto")
         c.engine = EngineChoice(rawValue: engine)!

@@ -56,10 +56,21 @@ public final class TCPRelayServer: Sendable {
             Log.warning("io_uring unavailable, using epoll: \(reason)")
         }
         for a in adjustments { Log.warning(a) }
+        let cpuCount = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        if config.pinWorkers && config.threads > cpuCount {
+            Log.warning("--pin with \(config.threads) threads on \(cpuCount) CPUs: workers share CPUs (worker i on CPU i mod \(cpuCount))")
+        }
 
         var listeners: [Int32] = []
         var boundAddress = config.listen
         do {
+            // The workers' listeners share the port through SO_REUSEPORT, which the kernel also
+            // grants to any other process of ours that asks, silently splitting the traffic. A
+            // plain bind first proves nobody holds the port (EADDRINUSE otherwise).
+            if boundAddress.port != 0 {
+                let probe = try Socket.makeListener(boundAddress, reusePort: false, backlog: 1)
+                Glibc.close(probe)
+            }
             for _ in 0..<config.threads {
                 let fd = try Socket.makeListener(boundAddress, reusePort: true)
                 listeners.append(fd)

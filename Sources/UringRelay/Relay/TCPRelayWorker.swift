@@ -50,8 +50,10 @@ final class TCPRelayWorker<Engine: IOEngine> {
     private var tickArmed = false
     private var stopRequested: @Sendable () -> Bool
     private var drainDeadlineMs: Int64? = nil
-    private var refusedSinceLastLog = 0
-    private var lastRefusalLogMs: Int64 = 0
+    /// Refusals and connect failures are logged at most once a second each, with a count:
+    /// a flood must not turn into a flood of log lines.
+    private var refusalLog = RateLimitedLog(every: 1000)
+    private var connectFailureLog = RateLimitedLog(every: 1000)
     private var bytesSinceFlush = 0
 
     init(engine: Engine, config: TCPRelayConfig, counters: RelayCounters, workerIndex: Int,
@@ -245,11 +247,9 @@ final class TCPRelayWorker<Engine: IOEngine> {
         // instead; a relay in front of mail or video prefers a fast, visible refusal).
         try? Socket.setLingerZero(fd)
         engine.close(fd: fd, tag: 0)
-        refusedSinceLastLog += 1
-        if nowMs - lastRefusalLogMs >= 1000 {
-            Log.warning("worker \(workerIndex): refused \(refusedSinceLastLog) connection(s): --max-conns \(config.maxConnections) reached")
-            refusedSinceLastLog = 0
-            lastRefusalLogMs = nowMs
+        let workerIndex = self.workerIndex, maxConnections = config.maxConnections
+        refusalLog.note(nowMs: nowMs) { count in
+            "worker \(workerIndex): refused \(count) connection(s): --max-conns \(maxConnections) reached"
         }
     }
 
@@ -261,7 +261,11 @@ final class TCPRelayWorker<Engine: IOEngine> {
         }
         guard c.result == 0 else {
             counters.upstreamConnectFailuresTotal.add(1, ordering: .relaxed)
-            Log.warning("worker \(workerIndex): upstream \(config.upstream): connect: \(errnoName(-c.result)); closing client")
+            let cause = errnoName(-c.result)
+            let workerIndex = self.workerIndex, upstream = config.upstream
+            connectFailureLog.note(nowMs: nowMs) { count in
+                "worker \(workerIndex): upstream \(upstream): \(count) connect(s) failed (last: \(cause)); clients reset"
+            }
             abort(s)
             return
         }
@@ -453,6 +457,8 @@ final class TCPRelayWorker<Engine: IOEngine> {
 
     private func handleTick() {
         armTick()
+        refusalLog.flush(nowMs: nowMs)
+        connectFailureLog.flush(nowMs: nowMs)
         if listenerFd >= 0 && !accepting && drainDeadlineMs == nil { rearmAccept() }
         if drainDeadlineMs == nil && stopRequested() { beginDrain() }
         let drainExpired = drainDeadlineMs.map { nowMs >= $0 } ?? false
@@ -464,7 +470,11 @@ final class TCPRelayWorker<Engine: IOEngine> {
             case .connecting:
                 if nowMs >= slots[s].deadlineMs || drainExpired {
                     counters.upstreamConnectFailuresTotal.add(1, ordering: .relaxed)
-                    Log.warning("worker \(workerIndex): upstream \(config.upstream): connect timed out after \(config.connectTimeoutMs) ms; closing client")
+                    let timeout = config.connectTimeoutMs
+                    let workerIndex = self.workerIndex, upstream = config.upstream
+                    connectFailureLog.note(nowMs: nowMs) { count in
+                        "worker \(workerIndex): upstream \(upstream): \(count) connect(s) failed (last: timed out after \(timeout) ms); clients reset"
+                    }
                     abort(s)
                 }
             case .open:
