@@ -9,6 +9,8 @@
 ///
 /// Bytes not yet decided (a CR at the end of a chunk, a "." at the start of a line and a CR
 /// after it) are held back, at most two bytes, and forwarded by a later call as `prefix`.
+/// In `.normalize` mode a call may stop early (`consumed < input.count`) where it has to
+/// insert bytes after output already given; call again with the rest.
 ///
 /// After a violation nothing more of the message is forwarded; the scanner keeps consuming
 /// until the real end and then reports `ended` with the `violation`.
@@ -76,6 +78,8 @@ public struct DataScanner: Sendable {
         // Whether the bytes a held phase stands for lie in this input (at fwdEnd..<i) or were
         // carried over from an earlier call.
         var heldInInput = false
+        // Where a held "." lies in this input (when `heldInInput`).
+        var heldStart = 0
         var i = 0
 
         while i < n {
@@ -84,12 +88,8 @@ public struct DataScanner: Sendable {
             case .midLine, .lineStart, .softLineStart:
                 if b > SMTPTextScan.cr || (b != SMTPTextScan.cr && b != SMTPTextScan.lf && b != SMTPTextScan.nul) {
                     if b == SMTPTextScan.dot && phase != .midLine {
-                        // Only start holding with nothing output yet in this call, so the held
-                        // "." can always be released (or replaced) as `prefix`.
-                        if !(prefix.isEmpty && fwdEnd == fwdStart) { return result(i, prefix, fwdStart, fwdEnd) }
                         phase = phase == .lineStart ? .dot : .softDot
-                        fwdStart = i
-                        fwdEnd = i
+                        heldStart = i
                         heldInInput = true
                         i += 1
                         continue
@@ -161,6 +161,12 @@ public struct DataScanner: Sendable {
                     if bareLineEndings == .reject { fail(.bareLF); continue }
                     // A line "." ended by a bare LF: forward "..\r\n".
                     guard sizeAllows(2) else { fail(.tooLarge); continue }
+                    if !(prefix.isEmpty && fwdEnd == fwdStart) {
+                        // Output already started in this call: stop before the "." and
+                        // insert on the next call.
+                        phase = phase == .dot ? .lineStart : .softLineStart
+                        return result(heldStart, prefix, fwdStart, fwdEnd)
+                    }
                     messageBytes += 2
                     lineLength = 0
                     prefix = Self.stuffedLineStart
@@ -188,6 +194,10 @@ public struct DataScanner: Sendable {
                 guard b == SMTPTextScan.lf else { fail(.bareCR); continue }
                 // A line "." after a normalized line ending, ended by CRLF: forward "..\r\n".
                 guard sizeAllows(3) else { fail(.tooLarge); continue }
+                if !(prefix.isEmpty && fwdEnd == fwdStart) {
+                    phase = .softLineStart
+                    return result(heldStart, prefix, fwdStart, fwdEnd)
+                }
                 messageBytes += 3
                 lineLength = 0
                 prefix = Self.stuffedLineStart
