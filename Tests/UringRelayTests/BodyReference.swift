@@ -49,9 +49,9 @@ enum BodyReference {
                 p += 1
                 continue
             }
-            // DATA: a "." starting a line is undecided until the next byte; before a CR it is
-            // only counted with the CRLF.
-            let dotBeforeCR = !bdat && line == 0 && b == 46 && p + 1 < body.count && body[p + 1] == 13
+            // DATA: a "." starting a line is undecided until the next byte; before a CR or LF it is
+            // only counted with what follows.
+            let dotBeforeCR = !bdat && line == 0 && b == 46 && p + 1 < body.count && (body[p + 1] == 13 || body[p + 1] == 10)
             if p + 1 > max && !dotBeforeCR { return (.tooLarge, p) }
             let stuffed = bdat && line == 0 && b == 46 ? 1 : 0
             line += 1 + stuffed
