@@ -1,5 +1,5 @@
 /// Everything `uring-relay tcp` needs, already validated.
-public struct TCPRelayConfig: Sendable {
+public struct TCPRelayConfig: RelayModeConfig {
     public var listen: SocketAddress
     public var upstream: SocketAddress
     public var engine: EngineChoice = .auto

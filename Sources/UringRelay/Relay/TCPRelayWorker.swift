@@ -10,7 +10,7 @@ import Synchronization
 /// cancelled, and re-armed once the queue has drained to half: that is the backpressure
 /// that bounds memory per connection. EOF is forwarded as shutdown(SHUT_WR) once the queue
 /// is empty; a reset or error on either side aborts both with RST.
-final class TCPRelayWorker<Engine: IOEngine> {
+final class TCPRelayWorker<Engine: IOEngine>: RelayWorker {
     private enum Phase: UInt8 { case free, connecting, open, closing }
 
     private struct Slot {

@@ -3,10 +3,12 @@ import Dispatch
 import Glibc
 import Synchronization
 
-/// The TCP relay as a whole: listeners, worker threads and their engines. Used by the CLI
-/// and, in-process, by the tests and relay-bench.
-public final class TCPRelayServer: Sendable {
-    public let config: TCPRelayConfig
+/// A relay as a whole, whatever its mode: listeners, worker threads and their engines. The
+/// mode supplies the per-worker protocol logic. Used by the CLI and, in-process, by the
+/// tests and relay-bench.
+public final class RelayServer<Mode: RelayMode>: Sendable {
+    public let mode: Mode
+    public var config: Mode.Config { mode.config }
     public let counters = RelayCounters()
 
     private let stopFlag = Atomic<Bool>(false)
@@ -29,18 +31,18 @@ public final class TCPRelayServer: Sendable {
     /// Said once at start when the configuration had to be adjusted to the machine.
     private let adjustments: [String]
 
-    public init(config: TCPRelayConfig) {
-        var config = config
+    public init(mode: Mode) {
+        var mode = mode
         var adjustments: [String] = []
         // Each relayed connection holds two fds; listeners, rings and eventfds need a few more.
         let fdLimit = FileDescriptorLimit.raiseToHardLimit()
-        let affordable = max(1, (fdLimit - 64 - 4 * config.threads) / 2)
-        if config.maxConnections > affordable {
-            adjustments.append("--max-conns \(config.maxConnections) needs \(config.maxConnections * 2 + 64) file descriptors "
+        let affordable = max(1, (fdLimit - 64 - 4 * mode.config.threads) / 2)
+        if mode.config.maxConnections > affordable {
+            adjustments.append("--max-conns \(mode.config.maxConnections) needs \(mode.config.maxConnections * 2 + 64) file descriptors "
                 + "but RLIMIT_NOFILE is \(fdLimit); using --max-conns \(affordable)")
-            config.maxConnections = affordable
+            mode.config.maxConnections = affordable
         }
-        self.config = config
+        self.mode = mode
         self.adjustments = adjustments
     }
 
@@ -99,10 +101,9 @@ public final class TCPRelayServer: Sendable {
         }
         let summary = outcomes.first?.summary ?? ""
         let pool = config.buffersPerWorker * config.bufferSize
-        let banner = "tcp relay listening on \(boundAddress) → upstream \(config.upstream); engine \(summary); "
+        let banner = mode.bannerPrefix(listenAddress: boundAddress) + "; engine \(summary); "
             + "\(config.threads) worker thread(s); buffer pool \(config.buffersPerWorker) × \(config.bufferSize) B "
-            + "= \(pool >> 20) MiB per worker; \(config.buffersPerDirection) buffers per direction; "
-            + "max-conns \(config.maxConnections)"
+            + "= \(pool >> 20) MiB per worker; " + mode.bannerSuffix
         return StartInfo(listenAddress: boundAddress, engine: selection.kind, engineSummary: summary, banner: banner)
     }
 
@@ -158,11 +159,11 @@ public final class TCPRelayServer: Sendable {
         }
         startup.report(index, .init(summary: engine.featureSummary, wake: engine.wakeHandle))
         let stop: @Sendable () -> Bool = { [self] in self.isStopRequested }
-        run(TCPRelayWorker(engine: engine, config: config, counters: counters, workerIndex: index,
-                           listenerFd: listenerFd, stopRequested: stop))
+        run(mode.makeWorker(engine: engine, counters: counters, workerIndex: index, listenerFd: listenerFd,
+                            stopRequested: stop))
     }
 
-    private func run<E: IOEngine>(_ worker: TCPRelayWorker<E>) {
+    private func run(_ worker: any RelayWorker) {
         do {
             try worker.run()
         } catch {
@@ -172,6 +173,13 @@ public final class TCPRelayServer: Sendable {
         }
     }
 }
+
+extension RelayServer where Mode == TCPMode {
+    public convenience init(config: TCPRelayConfig) { self.init(mode: TCPMode(config: config)) }
+}
+
+/// The TCP relay (see `TCPRelayWorker`).
+public typealias TCPRelayServer = RelayServer<TCPMode>
 
 /// Lets `start()` wait until every worker has built its engine (or failed to).
 final class StartupGate: Sendable {
