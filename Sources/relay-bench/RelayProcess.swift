@@ -1,7 +1,7 @@
 import Glibc
 import UringRelay
 
-/// The real `uring-relay tcp` binary as a child process: spawned (pinned to a CPU when asked),
+/// The real `uring-relay MODE` binary as a child process: spawned (pinned to a CPU when asked),
 /// ready once a TCP connect to its listener succeeds, stopped with SIGTERM (SIGKILL after 15 s)
 /// and always reaped. Its stdout/stderr go to a temporary file, read back for error reports.
 final class RelayProcess {
@@ -22,20 +22,20 @@ final class RelayProcess {
         if !reaped { _ = stop() }
     }
 
-    /// Spawns `path tcp --listen 127.0.0.1:PORT --upstream 127.0.0.1:UP --engine E --threads 1 --pin`
-    /// and waits (bounded retries of connect, 10 s at most) until it accepts connections.
-    static func start(path: String, engine: String, upstreamPort: UInt16, cpu: Int?) throws(RelayLaunchError) -> RelayProcess {
+    /// Spawns `path MODE --listen 127.0.0.1:PORT --engine E ARGUMENTS...` on a free PORT and waits
+    /// (bounded retries of connect, 10 s at most) until it accepts connections. Every mode takes
+    /// --listen and --engine; the rest (upstream, threads, pinning, mode flags) is the caller's.
+    static func start(path: String, mode: String, engine: String, arguments: [String], cpu: Int?) throws(RelayLaunchError) -> RelayProcess {
         let port: UInt16
         do { port = try LoopbackClient.freePort() } catch { throw RelayLaunchError(message: "\(error)") }
-        var template = Array("/tmp/relay-bench-\(engine)-XXXXXX".utf8CString)
+        var template = Array("/tmp/relay-bench-\(mode)-\(engine)-XXXXXX".utf8CString)
         let logFD = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         if logFD < 0 { throw RelayLaunchError(message: "mkstemp: \(errnoName(errno))") }
         let logPath = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         _ = fcntl(logFD, F_SETFD, FD_CLOEXEC)
         defer { close(logFD) }
 
-        let args = [path, "tcp", "--listen", "127.0.0.1:\(port)", "--upstream", "127.0.0.1:\(upstreamPort)",
-                    "--engine", engine, "--threads", "1", "--pin"]
+        let args = [path, mode, "--listen", "127.0.0.1:\(port)", "--engine", engine] + arguments
         let outcome = SpawnOutcome()
         // The child inherits the spawning thread's CPU mask, so spawn from a thread pinned to `cpu`.
         let spawner = WorkerThread(name: "bench-spawn") {

@@ -33,8 +33,9 @@ struct TCPScenario: BenchScenario {
             for engine in engines where report.unavailable[engine] == nil {
                 let relay: RelayProcess
                 do {
-                    relay = try RelayProcess.start(path: options.relayPath, engine: engine,
-                                                   upstreamPort: peer.port, cpu: env.relayCPU)
+                    relay = try RelayProcess.start(
+                        path: options.relayPath, mode: "tcp", engine: engine,
+                        arguments: ["--upstream", "127.0.0.1:\(peer.port)", "--threads", "1", "--pin"], cpu: env.relayCPU)
                 } catch {
                     report.unavailable[engine] = error.message
                     Console.err("tcp \(engine): unavailable: \(error.message)")
