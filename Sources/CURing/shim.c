@@ -10,6 +10,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 
 const uint32_t CURING_SETUP_SINGLE_ISSUER = IORING_SETUP_SINGLE_ISSUER;
 const uint32_t CURING_SETUP_DEFER_TASKRUN = IORING_SETUP_DEFER_TASKRUN;
@@ -141,6 +142,19 @@ int curing_pin_thread_to_cpu(int cpu) {
     CPU_ZERO(&set);
     CPU_SET(cpu, &set);
     return -pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+int curing_timerfd_create(void) {
+    int ret = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    return ret < 0 ? -errno : ret;
+}
+
+int curing_timerfd_arm_at(int fd, uint64_t at_ns) {
+    struct itimerspec spec;
+    memset(&spec, 0, sizeof(spec));
+    spec.it_value.tv_sec = (time_t)(at_ns / 1000000000u);
+    spec.it_value.tv_nsec = (long)(at_ns % 1000000000u);
+    return timerfd_settime(fd, TFD_TIMER_ABSTIME, &spec, NULL) < 0 ? -errno : 0;
 }
 
 int curing_epoll_create(void) {

@@ -77,6 +77,13 @@ int curing_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 int curing_pin_thread_to_cpu(int cpu);
 // Names the calling thread (visible in top -H); pthread_setname_np is _GNU_SOURCE.
 void curing_set_thread_name(const char *name);
+// Why: <sys/timerfd.h> is not in the Swift Glibc module. A nonblocking, close-on-exec
+// CLOCK_MONOTONIC timerfd (relay-bench paces open-loop load with it: epoll_wait's timeout is
+// whole milliseconds, messages fall due every few microseconds). Returns the fd or -errno.
+int curing_timerfd_create(void);
+// Arms the timerfd to expire once at the absolute CLOCK_MONOTONIC time `at_ns` (0 disarms).
+// Returns 0 or -errno.
+int curing_timerfd_arm_at(int fd, uint64_t at_ns);
 int curing_epoll_create(void);
 int curing_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
 // Waits for events; copies each event's data and flags into the arrays. Returns n or -errno.
