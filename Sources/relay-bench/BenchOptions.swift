@@ -8,14 +8,16 @@ struct BenchOptions {
     /// Rounds; each round runs every engine once (A/B/A/B).
     var rounds: Int
     var jsonPath: String?
+    /// Everything parsed, for the flags a scenario adds (BenchScenario.flags).
+    var flags = ParsedFlags()
 
-    static func parser(command: String, summary: String) -> FlagParser {
+    static func parser(command: String, summary: String, scenarioFlags: [FlagSpec] = []) -> FlagParser {
         FlagParser(command: command, summary: summary, specs: [
-            FlagSpec("quick", help: "short run: fewer rounds, connections and seconds (under 90 s)"),
+            FlagSpec("quick", help: "short run: fewer rounds, connections and seconds"),
             FlagSpec("relay", value: "PATH", help: "uring-relay binary to measure", default: "uring-relay next to relay-bench"),
             FlagSpec("rounds", value: "N", help: "rounds, engines interleaved A/B within each", default: "2 with --quick, else 5"),
             FlagSpec("json", value: "FILE", help: "also write every run with its environment as JSON"),
-        ])
+        ] + scenarioFlags)
     }
 
     static func parse(_ args: [String], parser: FlagParser) throws(UsageError) -> BenchOptions {
@@ -26,7 +28,8 @@ struct BenchOptions {
             quick: quick,
             relayPath: try f.string("relay") ?? defaultRelayPath(),
             rounds: try f.int("rounds", default: quick ? 2 : 5, range: 1...100),
-            jsonPath: try f.string("json"))
+            jsonPath: try f.string("json"),
+            flags: f)
     }
 
     /// dirname(/proc/self/exe) + "/uring-relay".

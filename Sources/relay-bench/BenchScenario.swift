@@ -1,5 +1,7 @@
-/// One benchmark scenario (tcp now; smtp, rtp and rtsp later), run by `relay-bench NAME` and
-/// by `relay-bench all`.
+import UringRelay
+
+/// One benchmark scenario (tcp, smtp; rtp and rtsp later), run by `relay-bench NAME` and by
+/// `relay-bench all`.
 protocol BenchScenario {
     /// Subcommand name, e.g. "tcp".
     var name: String { get }
@@ -7,4 +9,13 @@ protocol BenchScenario {
     var summary: String { get }
     /// Runs every round; progress goes to stderr. Throws only when nothing could be measured.
     func run(options: BenchOptions, environment: BenchEnvironment) throws(BenchFailure) -> ScenarioReport
+    /// Flags of this scenario alone, added to the shared ones.
+    var flags: [FlagSpec] { get }
+    /// Rejects bad values of `flags` before anything runs (a usage error exits 2).
+    func checkFlags(_ flags: ParsedFlags) throws(UsageError)
+}
+
+extension BenchScenario {
+    var flags: [FlagSpec] { [] }
+    func checkFlags(_ flags: ParsedFlags) throws(UsageError) {}
 }

@@ -3,7 +3,7 @@ import UringRelay
 
 /// relay-bench SCENARIO [flags]. Exit codes: 0 done (even with INVALID runs, which the report
 /// shows), 1 nothing could be measured, 2 usage error.
-let scenarios: [any BenchScenario] = [TCPScenario()]
+let scenarios: [any BenchScenario] = [TCPScenario(), SMTPScenario()]
 
 let usage = """
 usage: relay-bench SCENARIO [--quick] [--relay PATH] [--rounds N] [--json FILE]
@@ -39,18 +39,20 @@ case "-h", "--help", "help":
     exit(0)
 case "all":
     chosen = scenarios
-    parser = BenchOptions.parser(command: "relay-bench all", summary: "Runs every scenario: \(scenarios.map(\.name).joined(separator: ", ")).")
+    parser = BenchOptions.parser(command: "relay-bench all", summary: "Runs every scenario: \(scenarios.map(\.name).joined(separator: ", ")).",
+                                 scenarioFlags: scenarios.flatMap(\.flags))
 default:
     guard let s = scenarios.first(where: { $0.name == command }) else {
         Console.fail("unknown scenario \"\(command)\" (expected \(scenarios.map(\.name).joined(separator: ", ")) or all; see relay-bench --help)", code: 2)
     }
     chosen = [s]
-    parser = BenchOptions.parser(command: "relay-bench \(s.name)", summary: s.summary + ".")
+    parser = BenchOptions.parser(command: "relay-bench \(s.name)", summary: s.summary + ".", scenarioFlags: s.flags)
 }
 
 let options: BenchOptions
 do {
     options = try BenchOptions.parse(Array(arguments.dropFirst()), parser: parser)
+    for s in chosen { try s.checkFlags(options.flags) }
 } catch .helpRequested {
     print(parser.helpText, terminator: "")
     exit(0)

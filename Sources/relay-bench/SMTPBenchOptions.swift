@@ -1,0 +1,35 @@
+import UringRelay
+
+/// The smtp scenario's own flags.
+struct SMTPBenchOptions {
+    var relayMode = SMTPRelayMode.smtp
+    var sessions: Int?
+    var messageSizes: [Int] = []
+    /// Fixed open-loop rate; nil means a fraction of the measured saturation.
+    var rate: Int?
+
+    static let specs = [
+        FlagSpec("relay-mode", value: "MODE", help: "smtp: uring-relay smtp; tcp: uring-relay tcp carrying SMTP unchanged", default: "smtp"),
+        FlagSpec("sessions", value: "N", help: "concurrent SMTP client sessions", default: "32 with --quick, else 64"),
+        FlagSpec("message-size", value: "BYTES", help: "message size (repeatable: 1K, 16K, 128K)", repeatable: true, default: "1K, 16K and 128K"),
+        FlagSpec("rate", value: "N", help: "open-loop messages/s", default: "half the lower engine's median saturation"),
+    ]
+
+    static func parse(_ f: ParsedFlags) throws(UsageError) -> SMTPBenchOptions {
+        var o = SMTPBenchOptions()
+        let mode = try f.choice("relay-mode", allowed: SMTPRelayMode.allCases.map(\.rawValue), default: "smtp")
+        o.relayMode = SMTPRelayMode(rawValue: mode)!
+        if f.values["sessions"] != nil {
+            o.sessions = try f.int("sessions", default: 0, range: 1...10_000)
+        }
+        for text in try f.strings("message-size") {
+            // One value at a time through the shared byte-size syntax.
+            let one = ParsedFlags(values: ["message-size": [text]])
+            o.messageSizes.append(try one.bytes("message-size", default: 0, range: BenchMailTemplate.minimumSize...(32 << 20)))
+        }
+        if f.values["rate"] != nil {
+            o.rate = try f.int("rate", default: 0, range: 1...10_000_000)
+        }
+        return o
+    }
+}

@@ -1,0 +1,19 @@
+/// Workload sizes of the smtp scenario, with what the command line changed.
+struct SMTPPlan {
+    var sessions: Int
+    /// Message sizes in octets (before dot-stuffing and the relay's Received field).
+    var messageSizes: [Int]
+    var saturationWarmupNs: UInt64
+    var saturationDurationNs: UInt64
+    var openWarmupNs: UInt64
+    var openDurationNs: UInt64
+    /// Open-loop rate as a fraction of the lower engine's median saturation.
+    var openLoopFraction = 0.5
+
+    static let quick = SMTPPlan(sessions: 32, messageSizes: [1 << 10, 16 << 10, 128 << 10],
+                                saturationWarmupNs: 250_000_000, saturationDurationNs: 1_000_000_000,
+                                openWarmupNs: 250_000_000, openDurationNs: 1_000_000_000)
+    static let full = SMTPPlan(sessions: 64, messageSizes: [1 << 10, 16 << 10, 128 << 10],
+                               saturationWarmupNs: 1_000_000_000, saturationDurationNs: 5_000_000_000,
+                               openWarmupNs: 1_000_000_000, openDurationNs: 5_000_000_000)
+}
