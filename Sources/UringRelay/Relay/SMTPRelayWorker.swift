@@ -416,7 +416,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
             writeToClient(reply.bytes, index, conn)
         case .upstreamMail(let path, let parameters, let smtputf8):
             guard let (ui, u) = attachUpstream(index, conn) else {
-                return sessionUpstreamFailed(index, conn, "cannot open a connection to the upstream")
+                return sessionUpstreamFailed(index, conn, "Upstream unavailable; try again later")
             }
             request(.mail(reversePath: path, parameters: parameters, smtputf8: smtputf8), ui, u)
         case .upstreamRcpt(let path):
@@ -453,7 +453,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
     private func withUpstream(_ index: Int, _ conn: SMTPClientConnection,
                               _ body: (Int, SMTPUpstreamConnection) -> Void) {
         guard let ui = conn.upstream, let u = upstreams[ui], !u.closing else {
-            return sessionUpstreamFailed(index, conn, "upstream connection lost")
+            return sessionUpstreamFailed(index, conn, "Upstream connection lost; try again later")
         }
         body(ui, u)
     }
@@ -567,7 +567,10 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
         closeUpstream(ui, abortive: abortive)
         guard let owner, let conn = clients[owner], conn.upstream == ui else { return }
         conn.upstream = nil
-        sessionUpstreamFailed(owner, conn, reason)
+        // The client learns that it is transient, not where our smarthost lives or why: that
+        // is in the log line above.
+        sessionUpstreamFailed(owner, conn, u.connected ? "Upstream connection lost; try again later"
+                                                       : "Upstream unavailable; try again later")
         pump(owner, conn)
     }
 
