@@ -9,7 +9,7 @@ A relay server whose socket I/O goes through io_uring (epoll as fallback and bas
 
 modes:
   tcp     relay TCP connections to an upstream (L4 proxy)
-  smtp    relay mail to a smarthost            (not built yet)
+  smtp    relay mail to a smarthost, cut-through
   rtp     fan RTP out to receivers             (not built yet)
   rtsp    serve RTSP viewers from cameras      (not built yet)
 
@@ -40,8 +40,10 @@ case "-h", "--help", "help":
     exit(0)
 case "tcp":
     runTCP(Array(arguments.dropFirst()))
-case "smtp", "rtp", "rtsp":
-    fail("mode \(mode) is not built yet; only tcp is available in this version", code: 2)
+case "smtp":
+    runSMTP(Array(arguments.dropFirst()))
+case "rtp", "rtsp":
+    fail("mode \(mode) is not built yet; tcp and smtp are available in this version", code: 2)
 default:
     fail("unknown mode \"\(mode)\" (expected tcp, smtp, rtp or rtsp; see uring-relay --help)", code: 2)
 }
@@ -56,20 +58,42 @@ func runTCP(_ args: [String]) -> Never {
     } catch {
         fail("\(error)", code: 2)
     }
+    serve(TCPRelayServer(config: config)) { s in
+        "\(s.connectionsAcceptedTotal) connections, \(s.bytesRelayedTotal) bytes relayed, \(s.connectionsRefusedTotal) refused, \(s.upstreamConnectFailuresTotal) upstream connect failures"
+    }
+}
+
+func runSMTP(_ args: [String]) -> Never {
+    let config: SMTPRelayConfig
+    do {
+        config = try SMTPRelayCommand.parse(args, cpuCount: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    } catch .helpRequested {
+        print(SMTPRelayCommand.parser.helpText, terminator: "")
+        exit(0)
+    } catch {
+        fail("\(error)", code: 2)
+    }
+    serve(SMTPRelayServer(config: config)) { s in
+        "\(s.connectionsAcceptedTotal) sessions, \(s.messagesRelayedTotal) messages relayed, \(s.connectionsRefusedTotal) refused, \(s.upstreamConnectFailuresTotal) upstream failures"
+    }
+}
+
+/// Starts the relay, logs its banner, drains on the first SIGINT/SIGTERM and exits.
+func serve<Mode: RelayMode>(_ server: RelayServer<Mode>, summary: (RelayCounters.Snapshot) -> String) -> Never {
     // Signals are taken by a dedicated thread with sigwait: workers inherit the blocked mask,
     // so no handler ever runs on a worker mid-operation.
     let signals = SignalWaiter(signals: [SIGINT, SIGTERM])
-    let server = TCPRelayServer(config: config)
-    let info: TCPRelayServer.StartInfo
+    let info: RelayServer<Mode>.StartInfo
     do {
         info = try server.start()
     } catch {
         fail("\(error)", code: 1)
     }
     Log.info(info.banner)
+    let drainMs = server.config.drainTimeoutMs
     signals.onSignal { signal, count in
         if count == 1 {
-            Log.info("signal \(signal): no longer accepting; draining open connections (up to \(config.drainTimeoutMs) ms)")
+            Log.info("signal \(signal): no longer accepting; draining open connections (up to \(drainMs) ms)")
             server.requestStop()
         } else {
             Log.warning("signal \(signal) again: exiting without waiting")
@@ -77,7 +101,6 @@ func runTCP(_ args: [String]) -> Never {
         }
     }
     server.waitUntilStopped()
-    let s = server.counters.snapshot()
-    Log.info("stopped: \(s.connectionsAcceptedTotal) connections, \(s.bytesRelayedTotal) bytes relayed, \(s.connectionsRefusedTotal) refused, \(s.upstreamConnectFailuresTotal) upstream connect failures")
+    Log.info("stopped: " + summary(server.counters.snapshot()))
     exit(server.hasFailed ? 1 : 0)
 }

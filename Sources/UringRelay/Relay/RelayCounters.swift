@@ -9,6 +9,8 @@ public final class RelayCounters: Sendable {
     public let upstreamConnectFailuresTotal = Atomic<Int>(0)
     public let connectionsClosedTotal = Atomic<Int>(0)
     public let bytesRelayedTotal = Atomic<Int>(0)
+    /// SMTP: messages whose end of data the upstream accepted (and our client got 250 for).
+    public let messagesRelayedTotal = Atomic<Int>(0)
 
     public init() {}
 
@@ -19,6 +21,7 @@ public final class RelayCounters: Sendable {
         public var upstreamConnectFailuresTotal: Int
         public var connectionsClosedTotal: Int
         public var bytesRelayedTotal: Int
+        public var messagesRelayedTotal: Int
     }
 
     public func snapshot() -> Snapshot {
@@ -27,6 +30,7 @@ public final class RelayCounters: Sendable {
                  connectionsRefusedTotal: connectionsRefusedTotal.load(ordering: .relaxed),
                  upstreamConnectFailuresTotal: upstreamConnectFailuresTotal.load(ordering: .relaxed),
                  connectionsClosedTotal: connectionsClosedTotal.load(ordering: .relaxed),
-                 bytesRelayedTotal: bytesRelayedTotal.load(ordering: .relaxed))
+                 bytesRelayedTotal: bytesRelayedTotal.load(ordering: .relaxed),
+                 messagesRelayedTotal: messagesRelayedTotal.load(ordering: .relaxed))
     }
 }

@@ -66,6 +66,11 @@ public struct SMTPServerSession: Sendable {
     /// True while the session waits for the upstream: the caller keeps unconsumed input.
     public var isWaitingForUpstream: Bool { if case .waiting = phase { return true } else { return false } }
 
+    /// True while the upstream's final reply to a message is awaited.
+    public var isWaitingForEndOfData: Bool {
+        if case .waiting(.endOfData) = phase { return true } else { return false }
+    }
+
     /// True while a body streams to the upstream (the glue must report upstream loss).
     public var isStreamingBody: Bool {
         switch phase {

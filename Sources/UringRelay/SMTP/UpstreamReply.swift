@@ -53,3 +53,16 @@ public struct UpstreamReply: Sendable, Equatable {
         return n
     }
 }
+
+extension UpstreamReply {
+    /// The reply as the relay passes it to its own client: same code and lines, the enhanced
+    /// status code moved out of the text so `SMTPReply` writes it on every line.
+    public var clientReply: SMTPReply {
+        guard let enhanced else { return SMTPReply(code: code, lines: lines) }
+        let stripped = lines.map { line -> String in
+            guard line.hasPrefix(enhanced) else { return line }
+            return String(line.dropFirst(enhanced.count).drop(while: { $0 == " " }))
+        }
+        return SMTPReply(code: code, enhanced: enhanced, lines: stripped)
+    }
+}
