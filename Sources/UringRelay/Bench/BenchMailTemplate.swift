@@ -41,7 +41,7 @@ public struct BenchMailTemplate: Sendable {
         var lineIndex = 0
         while remaining > 0 {
             var line: [UInt8]
-            let special: [UInt8]? = lineIndex == 1 ? [46] : lineIndex == 3 ? [46, 46] : nil
+            let special: [UInt8]? = lineIndex == 0 ? [46] : lineIndex == 1 ? [46, 46] : nil
             if let special, special.count + 2 <= remaining, remaining - special.count - 2 != 1 {
                 line = special
             } else {
