@@ -20,6 +20,7 @@ let package = Package(
         .executableTarget(name: "uring-relay", dependencies: ["UringRelay"]),
         .executableTarget(name: "relay-bench", dependencies: ["UringRelay"]),
         .testTarget(name: "UringRelayTests", dependencies: ["UringRelay"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["UringRelay", "uring-relay"]),
+        // relay-bench too: its smtp sink and load generator are tested against each other and the relay.
+        .testTarget(name: "IntegrationTests", dependencies: ["UringRelay", "uring-relay", "relay-bench"]),
     ]
 )
