@@ -11,7 +11,7 @@ struct SMTPBenchOptions {
     static let specs = [
         FlagSpec("relay-mode", value: "MODE", help: "smtp: uring-relay smtp; tcp: uring-relay tcp carrying SMTP unchanged", default: "smtp"),
         FlagSpec("sessions", value: "N", help: "concurrent SMTP client sessions", default: "32 with --quick, else 64"),
-        FlagSpec("message-size", value: "BYTES", help: "message size (repeatable: 1K, 16K, 128K)", repeatable: true, default: "1K, 16K and 128K"),
+        FlagSpec("message-size", value: "BYTES", help: "size of each message as the client writes it, e.g. 1K or 128K", repeatable: true, default: "1K, 16K and 128K"),
         FlagSpec("rate", value: "N", help: "open-loop messages/s", default: "half the lower engine's median saturation"),
     ]
 

@@ -15,7 +15,8 @@ struct SMTPLoadOutcome {
     var histogram = LatencyHistogram()
     /// Relay CPU seconds in the measured window; nil without a relay process.
     var relayCPUSeconds: Double?
-    /// Connections the sink accepted during the run (the relay's upstream connections).
+    /// Connections the sink accepted during the run: upstream connections the relay opened
+    /// (it may also reuse ones it kept from an earlier run).
     var upstreamConnections = 0
     /// RSETs the sink received during the run.
     var upstreamResets = 0

@@ -166,7 +166,8 @@ struct SMTPScenario: BenchScenario {
         if let cpu = o.relayCPUSeconds, o.measuredSeconds > 0, !open {
             metrics.append(Metric(key: "relay_cpu_utilization", label: "relay CPU (cores busy)", value: cpu / o.measuredSeconds, decimals: 2))
         }
-        metrics.append(Metric(key: "upstream_connections", label: "upstream connections at sink", value: Double(o.upstreamConnections), decimals: 0))
+        // New ones only: the smtp relay keeps idle upstream connections for reuse across runs.
+        metrics.append(Metric(key: "upstream_connections_opened", label: "upstream connections opened", value: Double(o.upstreamConnections), decimals: 0))
         var params = [("relay_mode", mode.rawValue), ("sessions", String(o.sessions)), ("message_bytes", String(o.messageOctets))]
         if let rate = o.offeredRate { params.append(("rate_msg_s", String(rate))) }
         let (warmupNs, durationNs) = open ? (plan.openWarmupNs, plan.openDurationNs) : (plan.saturationWarmupNs, plan.saturationDurationNs)
