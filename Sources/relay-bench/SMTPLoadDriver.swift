@@ -147,7 +147,8 @@ final class SMTPLoadDriver {
                     startMessage(sessions[i], intendedNs: dueNs(k), measured: k >= warmupCount)
                 }
                 if queueHead == queue.count { queue.removeAll(keepingCapacity: true); queueHead = 0 }
-                if nextDue == total && queue.isEmpty { stopping = true }
+                // Not before the window's end: the relay's CPU time is read there.
+                if nextDue == total && queue.isEmpty && endSeen { stopping = true }
             }
             if stopping {
                 if drainDeadline == .max { drainDeadline = max(now, endNs) + load.drainNs }
@@ -240,15 +241,22 @@ final class SMTPLoadDriver {
         }
     }
 
-    /// One sendmsg of up to two pieces, without SIGPIPE.
+    /// One sendmsg of up to two pieces (empty ones left out), without SIGPIPE. The iovecs live
+    /// on the stack: this runs for every write of every message.
     private static func send(_ fd: Int32, _ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer?) -> Int {
-        var iov = [iovec(iov_base: UnsafeMutableRawPointer(mutating: a.baseAddress), iov_len: a.count),
-                   iovec(iov_base: UnsafeMutableRawPointer(mutating: b?.baseAddress), iov_len: b?.count ?? 0)]
-        return iov.withUnsafeMutableBufferPointer { p in
+        withUnsafeTemporaryAllocation(of: iovec.self, capacity: 2) { iov in
+            var n = 0
+            if a.count > 0 {
+                iov[n] = iovec(iov_base: UnsafeMutableRawPointer(mutating: a.baseAddress), iov_len: a.count)
+                n += 1
+            }
+            if let b, b.count > 0 {
+                iov[n] = iovec(iov_base: UnsafeMutableRawPointer(mutating: b.baseAddress), iov_len: b.count)
+                n += 1
+            }
             var m = msghdr()
-            m.msg_iov = p.baseAddress
-            m.msg_iovlen = b == nil || b!.count == 0 ? 1 : 2
-            if a.count == 0 { m.msg_iov = p.baseAddress! + 1; m.msg_iovlen = 1 }
+            m.msg_iov = iov.baseAddress
+            m.msg_iovlen = n
             return sendmsg(fd, &m, CURING_MSG_NOSIGNAL | Int32(MSG_DONTWAIT))
         }
     }
