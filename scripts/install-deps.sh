@@ -6,8 +6,11 @@ set -euo pipefail
 
 packages=(liburing-dev pkg-config)
 if [[ "${1:-}" == "--tests" ]]; then
-    # Peers used by integration tests and by the comparison benchmarks.
-    packages+=(python3 procps)
+    # Peers used by integration tests and by the comparison benchmarks:
+    #   swaks             an SMTP client
+    #   postfix           for /usr/sbin/smtp-sink and /usr/sbin/smtp-source (no mail system is set up)
+    #   python3-aiosmtpd  the upstream SMTP server (Tests/peers/smtp_upstream.py), run with /usr/bin/python3
+    packages+=(python3 procps swaks postfix python3-aiosmtpd)
 fi
 
 missing=()
@@ -21,6 +24,13 @@ if ((${#missing[@]})); then
     sudo=""
     if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
     echo "install-deps: installing ${missing[*]}" >&2
+    if [[ " ${missing[*]} " == *" postfix "* ]]; then
+        # Postfix's install asks what kind of mail system to set up. "No configuration" installs
+        # the programs without configuring or starting one; answering before the install keeps
+        # it from asking (and is the answer even where DEBIAN_FRONTEND does not reach).
+        echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
+    fi
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # env: sudo drops variables from the caller's environment, DEBIAN_FRONTEND included.
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

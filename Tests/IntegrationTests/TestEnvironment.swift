@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import UringRelay
 
@@ -41,5 +42,51 @@ enum TestEnvironment {
             Issue.record("io_uring is unavailable on this machine but URING_RELAY_REQUIRE_PEERS=1")
         }
         return false
+    }
+
+    // MARK: Peer programs
+
+    /// The peer scripts (smtp_upstream.py, smtplib_client.py) live in Tests/peers, outside
+    /// every SwiftPM target so SwiftPM does not ask what to do with them.
+    static var peerScriptsDirectory: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("peers").path
+    }
+
+    static func peerScript(_ name: String) -> String { "\(peerScriptsDirectory)/\(name)" }
+
+    /// `path` if it is an executable file. If not, the caller skips its test (returns
+    /// early); under URING_RELAY_REQUIRE_PEERS=1 this also records a failure.
+    static func peer(_ path: String, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+        missingPeer(path, sourceLocation: sourceLocation)
+        return nil
+    }
+
+    /// Debian's interpreter, which sees the python3-* packages (python3-aiosmtpd); a
+    /// python3 found first on PATH (pyenv, a venv) may not.
+    static let systemPython = "/usr/bin/python3"
+
+    /// `systemPython` if it can import `module`; otherwise nil, as `peer` does.
+    static func python(with module: String, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
+        let importable = pythonModules.withLock { known -> Bool in
+            if let answer = known[module] { return answer }
+            let answer = FileManager.default.isExecutableFile(atPath: systemPython)
+                && ((try? PeerProcess.run(systemPython, ["-c", "import \(module)"], timeout: 20))?.status == 0)
+            known[module] = answer
+            return answer
+        }
+        if importable { return systemPython }
+        missingPeer("\(systemPython) with the module \(module)", sourceLocation: sourceLocation)
+        return nil
+    }
+
+    private static let pythonModules = Mutex<[String: Bool]>([:])
+
+    private static func missingPeer(_ what: String, sourceLocation: SourceLocation) {
+        if requirePeers {
+            Issue.record("peer \(what) is missing but URING_RELAY_REQUIRE_PEERS=1 (scripts/install-deps.sh --tests installs it)",
+                         sourceLocation: sourceLocation)
+        }
     }
 }
