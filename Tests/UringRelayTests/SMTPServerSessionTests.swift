@@ -40,19 +40,20 @@ import Testing
 
         mutating func pump() {
             while !pending.isEmpty && !session.isClosed && !session.isWaitingForUpstream {
+                let input = pending
                 let (used, actions) = pending.withUnsafeBytes { session.receive($0) }
                 pending.removeFirst(used)
-                perform(actions)
+                perform(actions, input: input)
                 if used == 0 && actions.isEmpty { break }
             }
         }
 
-        mutating func perform(_ actions: [SMTPSessionAction]) {
+        mutating func perform(_ actions: [SMTPSessionAction], input: [UInt8] = []) {
             for a in actions {
                 switch a {
                 case .reply(let r): replies.append(r)
                 case .close: closed = true
-                case .upstreamBody(let b): body += b
+                case .upstreamBody(let prefix, let range): body += prefix + input[range]
                 case .upstreamAbort: upstream.append("ABORT"); body = []
                 case .upstreamReset: upstream.append("RSET")
                 case .upstreamMail(let p, let params, _): upstream.append("MAIL \(p) \(params)"); respond(a, default: SMTPReply(code: 250, enhanced: "2.1.0", "ok"))

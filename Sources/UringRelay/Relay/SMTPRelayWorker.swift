@@ -327,10 +327,11 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
             let allowance = inputAllowance(conn)
             guard allowance > 0 else { break }
             let end = min(bytes.count, offset + allowance)
-            let (used, actions) = conn.session.receive(UnsafeRawBufferPointer(rebasing: bytes[offset..<end]))
+            let slice = UnsafeRawBufferPointer(rebasing: bytes[offset..<end])
+            let (used, actions) = conn.session.receive(slice)
             offset += used
             for action in actions {
-                execute(action, index, conn)
+                execute(action, index, conn, input: slice)
                 if conn.closing { return offset }
             }
             if used == 0 { break }
@@ -410,7 +411,9 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
 
     // MARK: - Session actions
 
-    private func execute(_ action: SMTPSessionAction, _ index: Int, _ conn: SMTPClientConnection) {
+    /// `input` is the buffer the action's session call was given (body spans point into it).
+    private func execute(_ action: SMTPSessionAction, _ index: Int, _ conn: SMTPClientConnection,
+                         input: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) {
         switch action {
         case .reply(let reply):
             writeToClient(reply.bytes, index, conn)
@@ -423,14 +426,18 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
             withUpstream(index, conn) { ui, u in request(.rcpt(forwardPath: path), ui, u) }
         case .upstreamData:
             withUpstream(index, conn) { ui, u in request(.data, ui, u) }
-        case .upstreamBody(let bytes):
+        case .upstreamBody(let prefix, let range):
             withUpstream(index, conn) { ui, u in
-                guard u.out.append(bytes) else {
+                // The one copy of a body byte: from the receive buffer into the send ring.
+                let span = UnsafeRawBufferPointer(rebasing: input[range])
+                guard prefix.count + span.count <= u.out.freeBytes else {
                     // Cannot happen while inputAllowance holds; if it does, the message must
                     // not go out truncated.
                     return failUpstream(ui, u, "relay error: upstream queue overrun", abortive: true)
                 }
-                counters.bytesRelayedTotal.add(bytes.count, ordering: .relaxed)
+                if !prefix.isEmpty { u.out.append(prefix) }
+                u.out.append(span)
+                counters.bytesRelayedTotal.add(prefix.count + span.count, ordering: .relaxed)
                 sendToUpstream(ui, u)
             }
         case .upstreamEndOfData:

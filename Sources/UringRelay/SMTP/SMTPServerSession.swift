@@ -101,11 +101,8 @@ public struct SMTPServerSession: Sendable {
                 handle(event, pendingAfter: input.count - offset, into: &actions)
             case .data(var scanner):
                 let r = scanner.scan(rest)
+                if r.violation == nil, let body = SMTPSessionAction.body(r, at: offset) { actions.append(body) }
                 offset += r.consumed
-                if r.violation == nil {
-                    let bytes = r.forwardedBytes(from: rest)
-                    if !bytes.isEmpty { actions.append(.upstreamBody(bytes)) }
-                }
                 if r.ended {
                     if let v = r.violation {
                         actions.append(.upstreamAbort)
@@ -138,9 +135,9 @@ public struct SMTPServerSession: Sendable {
                 var used = 0
                 while used < take {
                     let r = converter.convert(UnsafeRawBufferPointer(rebasing: chunk[used...]))
-                    if r.violation == nil, upstreamLostDuringBody == nil {
-                        let bytes = r.forwardedBytes(from: UnsafeRawBufferPointer(rebasing: chunk[used...]))
-                        if !bytes.isEmpty { actions.append(.upstreamBody(bytes)) }
+                    if r.violation == nil, upstreamLostDuringBody == nil,
+                       let body = SMTPSessionAction.body(r, at: offset + used) {
+                        actions.append(body)
                     }
                     used += r.consumed
                     if r.consumed == 0 && r.prefix.isEmpty { break }  // it can take nothing more
@@ -191,7 +188,7 @@ public struct SMTPServerSession: Sendable {
             actions.append(.reply(SMTPReply(code: v.replyCode, enhanced: v.enhancedStatus, v.replyText)))
             return
         }
-        if !tail.prefix.isEmpty { actions.append(.upstreamBody(tail.prefix)) }
+        if !tail.prefix.isEmpty { actions.append(.upstreamBody(prefix: tail.prefix, input: 0..<0)) }
         actions.append(.upstreamEndOfData)
         phase = .waiting(.endOfData)
     }
@@ -387,7 +384,7 @@ public struct SMTPServerSession: Sendable {
         case .data:
             if reply.code == 354 {
                 actions.append(.reply(.startMailInput))
-                actions.append(.upstreamBody(receivedHeader()))
+                actions.append(.upstreamBody(prefix: receivedHeader(), input: 0..<0))
                 phase = .data(DataScanner(maxMessageBytes: policy.maxMessageBytes, bareLineEndings: policy.bareLineEndings))
             } else {
                 phase = .commands
@@ -396,7 +393,7 @@ public struct SMTPServerSession: Sendable {
             }
         case .bdatStart(let size, let last):
             if reply.code == 354 {
-                actions.append(.upstreamBody(receivedHeader()))
+                actions.append(.upstreamBody(prefix: receivedHeader(), input: 0..<0))
                 phase = .bdat(remaining: size, last: last,
                               converter: BDATChunkConverter(maxMessageBytes: policy.maxMessageBytes, bareLineEndings: policy.bareLineEndings))
                 if size == 0 { finishChunkFromPhase(into: &actions) }
