@@ -74,7 +74,7 @@ func runSMTP(_ args: [String]) -> Never {
         fail("\(error)", code: 2)
     }
     serve(SMTPRelayServer(config: config)) { s in
-        "\(s.connectionsAcceptedTotal) sessions, \(s.messagesRelayedTotal) messages relayed, \(s.connectionsRefusedTotal) refused, \(s.upstreamConnectFailuresTotal) upstream failures"
+        "\(s.connectionsAcceptedTotal) sessions, \(s.messagesRelayedTotal) messages relayed, \(s.connectionsRefusedTotal) refused, \(s.upstreamConnectFailuresTotal) upstream connect failures"
     }
 }
 
