@@ -10,7 +10,7 @@ A relay server whose socket I/O goes through io_uring (epoll as fallback and bas
 modes:
   tcp     relay TCP connections to an upstream (L4 proxy)
   smtp    relay mail to a smarthost            (not built yet)
-  rtp     fan RTP out to receivers             (not built yet)
+  rtp     fan one RTP stream out to receivers
   rtsp    serve RTSP viewers from cameras      (not built yet)
 
 Run `uring-relay MODE --help` for a mode's flags.
@@ -40,8 +40,10 @@ case "-h", "--help", "help":
     exit(0)
 case "tcp":
     runTCP(Array(arguments.dropFirst()))
-case "smtp", "rtp", "rtsp":
-    fail("mode \(mode) is not built yet; only tcp is available in this version", code: 2)
+case "rtp":
+    runRTP(Array(arguments.dropFirst()))
+case "smtp", "rtsp":
+    fail("mode \(mode) is not built yet; tcp and rtp are available in this version", code: 2)
 default:
     fail("unknown mode \"\(mode)\" (expected tcp, smtp, rtp or rtsp; see uring-relay --help)", code: 2)
 }
