@@ -6,8 +6,8 @@ set -euo pipefail
 
 packages=(liburing-dev pkg-config)
 if [[ "${1:-}" == "--tests" ]]; then
-    # Peers used by integration tests and by the comparison benchmarks.
-    packages+=(python3 procps)
+    # Peers used by integration tests and by the comparison benchmarks (ffmpeg: the RTP peer).
+    packages+=(python3 procps ffmpeg)
 fi
 
 missing=()
