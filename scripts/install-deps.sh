@@ -10,7 +10,8 @@ if [[ "${1:-}" == "--tests" ]]; then
     #   swaks             an SMTP client
     #   postfix           for /usr/sbin/smtp-sink and /usr/sbin/smtp-source (no mail system is set up)
     #   python3-aiosmtpd  the upstream SMTP server (Tests/peers/smtp_upstream.py), run with /usr/bin/python3
-    packages+=(python3 procps swaks postfix python3-aiosmtpd)
+    #   ffmpeg            the RTP sender and receivers
+    packages+=(python3 procps swaks postfix python3-aiosmtpd ffmpeg)
 fi
 
 missing=()

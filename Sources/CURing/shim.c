@@ -39,6 +39,9 @@ const uint32_t CURING_EPOLLERR = EPOLLERR;
 const uint32_t CURING_EPOLLET = EPOLLET;
 const int CURING_EPOLL_CTL_ADD = EPOLL_CTL_ADD;
 const int CURING_EPOLL_CTL_DEL = EPOLL_CTL_DEL;
+const int CURING_MSG_DONTWAIT = MSG_DONTWAIT;
+const int CURING_MSG_TRUNC = MSG_TRUNC;
+const int CURING_SOCK_DGRAM = SOCK_DGRAM;
 
 int curing_queue_init(struct io_uring *ring, unsigned entries, unsigned cq_entries,
                       uint32_t *flags_used, uint32_t *features) {
@@ -193,4 +196,71 @@ void curing_set_thread_name(const char *name) {
     strncpy(shortName, name, sizeof(shortName) - 1);
     shortName[sizeof(shortName) - 1] = 0;
     pthread_setname_np(pthread_self(), shortName);
+}
+
+int curing_recvmmsg_layout(int fd, void *const *bufs, unsigned buf_len, unsigned name_len,
+                           unsigned count, int32_t *results) {
+    enum { MAX = 64 };
+    struct mmsghdr msgs[MAX];
+    struct iovec iovs[MAX];
+    const unsigned header = (unsigned)sizeof(struct io_uring_recvmsg_out) + name_len;
+    if (count > MAX) count = MAX;
+    if (buf_len <= header) return -EINVAL;
+    for (unsigned i = 0; i < count; i++) {
+        unsigned char *b = bufs[i];
+        iovs[i].iov_base = b + header;
+        iovs[i].iov_len = buf_len - header;
+        memset(&msgs[i], 0, sizeof(msgs[i]));
+        msgs[i].msg_hdr.msg_name = b + sizeof(struct io_uring_recvmsg_out);
+        msgs[i].msg_hdr.msg_namelen = name_len;
+        msgs[i].msg_hdr.msg_iov = &iovs[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int n;
+    do {
+        // MSG_TRUNC: msg_len is the datagram's real length even when it did not fit.
+        n = recvmmsg(fd, msgs, count, MSG_DONTWAIT | MSG_TRUNC, NULL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return -errno;
+    for (int i = 0; i < n; i++) {
+        struct io_uring_recvmsg_out *out = bufs[i];
+        unsigned real = msgs[i].msg_len;
+        unsigned room = buf_len - header;
+        out->namelen = msgs[i].msg_hdr.msg_namelen;
+        out->controllen = 0;
+        out->payloadlen = real;
+        out->flags = (uint32_t)msgs[i].msg_hdr.msg_flags;
+        results[i] = (int32_t)(header + (real < room ? real : room));
+    }
+    return n;
+}
+
+int curing_sendmmsg_each(int fd, struct msghdr *const *msgs, unsigned count, int32_t *results) {
+    // Up to 128 messages per syscall (the kernel's bound is UIO_MAXIOV, 1024).
+    struct mmsghdr batch[128];
+    int syscalls = 0;
+    unsigned i = 0;
+    while (i < count) {
+        unsigned k = count - i;
+        if (k > sizeof(batch) / sizeof(batch[0])) k = sizeof(batch) / sizeof(batch[0]);
+        for (unsigned j = 0; j < k; j++) {
+            batch[j].msg_hdr = *msgs[i + j];
+            batch[j].msg_len = 0;
+        }
+        int n = sendmmsg(fd, batch, k, MSG_DONTWAIT | MSG_NOSIGNAL);
+        syscalls++;
+        if (n > 0) {
+            for (int j = 0; j < n; j++) results[i + j] = (int32_t)batch[j].msg_len;
+            i += (unsigned)n;
+            continue;
+        }
+        int e = n < 0 ? errno : EIO;
+        if (e == EINTR) continue;
+        if (e == EAGAIN || e == EWOULDBLOCK) {
+            for (; i < count; i++) results[i] = -EAGAIN;
+            break;
+        }
+        results[i++] = -e;
+    }
+    return syscalls;
 }

@@ -10,7 +10,7 @@ A relay server whose socket I/O goes through io_uring (epoll as fallback and bas
 modes:
   tcp     relay TCP connections to an upstream (L4 proxy)
   smtp    relay mail to a smarthost, cut-through
-  rtp     fan RTP out to receivers             (not built yet)
+  rtp     fan one RTP stream out to receivers
   rtsp    serve RTSP viewers from cameras      (not built yet)
 
 Run `uring-relay MODE --help` for a mode's flags.
@@ -42,8 +42,10 @@ case "tcp":
     runTCP(Array(arguments.dropFirst()))
 case "smtp":
     runSMTP(Array(arguments.dropFirst()))
-case "rtp", "rtsp":
-    fail("mode \(mode) is not built yet; tcp and smtp are available in this version", code: 2)
+case "rtp":
+    runRTP(Array(arguments.dropFirst()))
+case "rtsp":
+    fail("mode rtsp is not built yet; tcp, smtp and rtp are available in this version", code: 2)
 default:
     fail("unknown mode \"\(mode)\" (expected tcp, smtp, rtp or rtsp; see uring-relay --help)", code: 2)
 }

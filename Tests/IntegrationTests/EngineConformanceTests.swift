@@ -237,4 +237,207 @@ import Testing
         #expect(!last.hasMore && last.result > 0 && last.bufferID != nil, "the limit ends the receive with data")
         for c in receives { if let id = c.bufferID { engine.releaseBuffer(id) } }
     }
+
+    // MARK: - Datagrams
+
+    /// A UDP socket bound to 127.0.0.1 on a free port, and its address.
+    static func udp() throws -> (Int32, SocketAddress) {
+        let fd = try Socket.makeDatagramSocket(.ipv4Loopback(port: 0))
+        return (fd, try Socket.localAddress(of: fd))
+    }
+
+    static func sendTo(_ fd: Int32, _ bytes: [UInt8], _ to: SocketAddress) {
+        let n = bytes.withUnsafeBytes { b in to.withSockAddr { sendto(fd, b.baseAddress, b.count, 0, $0, $1) } }
+        precondition(n == bytes.count, "sendto: \(errno)")
+    }
+
+    /// Reads every datagram waiting on a nonblocking socket.
+    static func drain(_ fd: Int32) -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = recv(fd, &buf, buf.count, Int32(MSG_DONTWAIT))
+            if n < 0 { break }
+            out.append(Array(buf[0..<n]))
+        }
+        return out
+    }
+
+    /// Stable memory for datagram sends: one payload, one iovec, a msghdr per destination.
+    final class SendMemory {
+        let bytes: UnsafeMutableRawPointer
+        let iov: UnsafeMutablePointer<iovec>
+        let messages: UnsafeMutablePointer<msghdr>
+        let names: UnsafeMutablePointer<sockaddr_storage>
+        let count: Int
+        init(payload: [UInt8], destinations: [SocketAddress?]) {
+            count = destinations.count
+            let b = UnsafeMutableRawPointer.allocate(byteCount: max(1, payload.count), alignment: 8)
+            payload.withUnsafeBytes { if let p = $0.baseAddress { b.copyMemory(from: p, byteCount: payload.count) } }
+            bytes = b
+            iov = .allocate(capacity: 1)
+            iov.pointee = iovec(iov_base: b, iov_len: payload.count)
+            messages = .allocate(capacity: count)
+            names = .allocate(capacity: count)
+            for (i, d) in destinations.enumerated() {
+                messages[i] = msghdr()
+                messages[i].msg_iov = iov
+                messages[i].msg_iovlen = 1
+                if let d {
+                    names[i] = d.storage
+                    messages[i].msg_name = UnsafeMutableRawPointer(names + i)
+                    messages[i].msg_namelen = d.length
+                }
+            }
+        }
+        deinit { bytes.deallocate(); iov.deallocate(); messages.deallocate(); names.deallocate() }
+    }
+
+    @Test(arguments: [EngineChoice.uring, .epoll])
+    func datagramReceiveGivesSourceAndPayload(kind: EngineChoice) throws {
+        guard TestEnvironment.canRun(kind) else { return }
+        let engine = try Self.makeEngine(kind, buffers: 8, bufferSize: 1024)
+        let (a, aAddress) = try Self.udp()
+        let (b, bAddress) = try Self.udp()
+        defer { close(a); close(b) }
+        engine.receiveDatagramsMultishot(fd: a, tag: 11)
+        let payloads: [[UInt8]] = [Array("one".utf8), [], [UInt8](repeating: 0x55, count: 900), [UInt8](repeating: 0x66, count: 2000)]
+        for p in payloads { Self.sendTo(b, p, aAddress) }
+        var got: [Completion] = []
+        let deadline = MonotonicClock.nowMs() + 5000
+        var batch: [Completion] = []
+        while got.count < payloads.count && MonotonicClock.nowMs() < deadline {
+            try engine.wait(into: &batch, timeoutMs: 100)
+            got += batch.filter { $0.kind == .receive }
+        }
+        #expect(got.count == payloads.count)
+        for (c, p) in zip(got, payloads) {
+            #expect(c.tag == 11 && c.hasMore, "result \(c.result) flags \(c.flags)")
+            let id = try #require(c.bufferID)
+            let d = try #require(Datagram(buffer: engine.buffers.pointer(id), used: Int(c.result)))
+            #expect(d.sourceAddress == bAddress)
+            let room = 1024 - Datagram.payloadOffset
+            #expect(d.truncated == (p.count > room), "\(p.count) bytes")
+            #expect(d.payloadLength == min(p.count, room))
+            #expect(Int(c.result) == Datagram.payloadOffset + min(p.count, room))
+            #expect(Array(UnsafeRawBufferPointer(start: d.payload, count: d.payloadLength)) == Array(p.prefix(room)))
+            engine.releaseBuffer(id)
+        }
+        engine.cancelReceive(fd: a, tag: 11)
+        let end = try Self.collect(engine) { $0.kind == .receive && !$0.hasMore }
+        #expect(end.filter { $0.kind == .receive && !$0.hasMore }.map(\.result) == [-ECANCELED])
+    }
+
+    @Test(arguments: [EngineChoice.uring, .epoll])
+    func datagramSendsShareOneBufferAndLeaveInOrder(kind: EngineChoice) throws {
+        guard TestEnvironment.canRun(kind) else { return }
+        let engine = try Self.makeEngine(kind)
+        let (sender, _) = try Self.udp()
+        var receivers: [(Int32, SocketAddress)] = []
+        for _ in 0..<3 { receivers.append(try Self.udp()) }
+        defer { close(sender); for r in receivers { close(r.0) } }
+        // 50 packets × 3 destinations, all queued before one wait: 150 sends in flight on one fd.
+        var memories: [SendMemory] = []
+        for seq in 0..<50 {
+            let m = SendMemory(payload: [UInt8(seq)] + Array("payload".utf8), destinations: receivers.map { $0.1 })
+            memories.append(m)
+            for i in 0..<3 { engine.sendDatagram(fd: sender, message: m.messages + i, tag: UInt64(seq * 3 + i)) }
+        }
+        var results: [UInt64: Int32] = [:]
+        var batch: [Completion] = []
+        let deadline = MonotonicClock.nowMs() + 5000
+        while results.count < 150 && MonotonicClock.nowMs() < deadline {
+            try engine.wait(into: &batch, timeoutMs: 100)
+            for c in batch where c.kind == .send {
+                #expect(results[c.tag] == nil, "two completions for send \(c.tag)")
+                results[c.tag] = c.result
+            }
+        }
+        #expect(results.count == 150)
+        #expect(results.values.allSatisfy { $0 == 8 })
+        for r in receivers {
+            let got = Self.drain(r.0)
+            #expect(got == (0..<50).map { [UInt8($0)] + Array("payload".utf8) })
+        }
+        withExtendedLifetime(memories) {}
+    }
+
+    @Test(arguments: [EngineChoice.uring, .epoll])
+    func datagramSendToFullSocketFailsWithEAGAINAtOnce(kind: EngineChoice) throws {
+        guard TestEnvironment.canRun(kind) else { return }
+        let engine = try Self.makeEngine(kind)
+        // A unix datagram pair: the receiver's queue fills (loopback UDP never pushes back).
+        var fds: [Int32] = [0, 0]
+        precondition(socketpair(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0, &fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        let m = SendMemory(payload: [UInt8](repeating: 1, count: 512), destinations: [nil])
+        let total = 600
+        for i in 0..<total { engine.sendDatagram(fd: fds[0], message: m.messages, tag: UInt64(i)) }
+        var results: [Int32] = []
+        var batch: [Completion] = []
+        let deadline = MonotonicClock.nowMs() + 5000
+        while results.count < total && MonotonicClock.nowMs() < deadline {
+            try engine.wait(into: &batch, timeoutMs: 100)
+            results += batch.filter { $0.kind == .send }.map(\.result)
+        }
+        #expect(results.count == total, "every send completes without the peer reading")
+        let sent = results.filter { $0 == 512 }.count
+        let again = results.filter { $0 == -EAGAIN }.count
+        #expect(sent + again == total, "other results: \(Set(results))")
+        #expect(again > 0 && sent > 0)
+        #expect(Self.drain(fds[1]).count == sent)
+    }
+
+    @Test(arguments: [EngineChoice.uring, .epoll])
+    func datagramSendReportsECONNREFUSED(kind: EngineChoice) throws {
+        guard TestEnvironment.canRun(kind) else { return }
+        let engine = try Self.makeEngine(kind)
+        let (closedFd, closedAddress) = try Self.udp()
+        close(closedFd)
+        let (sender, _) = try Self.udp()
+        defer { close(sender) }
+        // Connected: the ICMP port unreachable of one send fails a later one.
+        let rc = closedAddress.withSockAddr { Glibc.connect(sender, $0, $1) }
+        #expect(rc == 0)
+        let m = SendMemory(payload: Array("x".utf8), destinations: [nil])
+        var results: [Int32] = []
+        for i in 0..<4 {
+            engine.sendDatagram(fd: sender, message: m.messages, tag: UInt64(i))
+            let seen = try Self.collect(engine) { $0.kind == .send }
+            results += seen.filter { $0.kind == .send }.map(\.result)
+            usleep(2000)
+        }
+        #expect(results.contains(-ECONNREFUSED), "\(results)")
+        #expect(results.allSatisfy { $0 == 1 || $0 == -ECONNREFUSED })
+    }
+
+    @Test(arguments: [EngineChoice.uring, .epoll])
+    func datagramEmptyPoolIsBackpressure(kind: EngineChoice) throws {
+        guard TestEnvironment.canRun(kind) else { return }
+        let engine = try Self.makeEngine(kind, buffers: 4, bufferSize: 512)
+        let (a, aAddress) = try Self.udp()
+        let (b, _) = try Self.udp()
+        defer { close(a); close(b) }
+        engine.receiveDatagramsMultishot(fd: a, tag: 1)
+        for i in 0..<16 { Self.sendTo(b, [UInt8(i)], aAddress) }
+        var got: [UInt8] = []
+        var held: [UInt16] = []
+        var batch: [Completion] = []
+        let deadline = MonotonicClock.nowMs() + 5000
+        while got.count < 16 && MonotonicClock.nowMs() < deadline {
+            try engine.wait(into: &batch, timeoutMs: 50)
+            for c in batch where c.kind == .receive {
+                #expect(c.result > 0 && c.hasMore, "receive ended with \(c.result)")
+                guard let id = c.bufferID, let d = Datagram(buffer: engine.buffers.pointer(id), used: Int(c.result)) else { continue }
+                got.append(d.payload.load(as: UInt8.self))
+                held.append(id)
+            }
+            #expect(held.count <= 4)
+            if held.count == 4 {
+                for id in held { engine.releaseBuffer(id) }
+                held.removeAll()
+            }
+        }
+        #expect(got == (0..<16).map { UInt8($0) })
+    }
 }

@@ -90,4 +90,24 @@ int curing_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
 int curing_epoll_wait(int epfd, uint64_t *data, uint32_t *events, int max, int timeout_ms);
 int curing_eventfd(void);
 
+// ---- Datagrams (the RTP fan-out) ----
+extern const int CURING_MSG_DONTWAIT;
+extern const int CURING_MSG_TRUNC;
+extern const int CURING_SOCK_DGRAM;
+// Why: recvmmsg is _GNU_SOURCE, and the epoll engine must leave each datagram in its buffer
+// exactly as io_uring's multishot recvmsg does, so relays parse one format: a struct
+// io_uring_recvmsg_out (namelen = the source address's real length, controllen 0, payloadlen =
+// the datagram's real length, flags with MSG_TRUNC if it was cut), then `name_len` bytes for
+// the source address, then the payload. One recvmmsg(MSG_DONTWAIT) for up to `count` buffers
+// (at most 64). results[i] is the bytes used in bufs[i] (header + name_len + payload copied),
+// as io_uring's CQE res. Returns the number of datagrams received or -errno.
+int curing_recvmmsg_layout(int fd, void *const *bufs, unsigned buf_len, unsigned name_len,
+                           unsigned count, int32_t *results);
+// Why: sendmmsg is _GNU_SOURCE. Sends msgs[0..<count] on fd in order with as few sendmmsg
+// calls as errors allow (MSG_DONTWAIT|MSG_NOSIGNAL; never waits for room). results[i] is the
+// bytes sent or -errno for each message: a message that fails gets its errno and sending goes
+// on with the next one, except after EAGAIN (the socket's send buffer is full now), which is
+// given to every remaining message without trying them. Returns the number of syscalls made.
+int curing_sendmmsg_each(int fd, struct msghdr *const *msgs, unsigned count, int32_t *results);
+
 #endif

@@ -24,6 +24,8 @@ public final class EpollEngine: IOEngine {
         var receiveTag: UInt64? = nil
         /// Bytes the armed receive may still take (0: no limit), as io_uring's optlen limit.
         var receiveBytesLeft = 0
+        /// The armed receive takes whole datagrams (recvmmsg into the recvmsg layout).
+        var receiveDatagrams = false
         var connectTag: UInt64? = nil
         var sendTag: UInt64? = nil
         var sendMessage: UnsafeMutablePointer<msghdr>? = nil
@@ -45,6 +47,20 @@ public final class EpollEngine: IOEngine {
     private let resumeThreshold: Int
 
     private var timers: [(deadlineMs: Int64, userData: UInt64)] = []
+
+    /// Datagram sends queued since the last wait, in order; flushed with sendmmsg, one run of
+    /// consecutive sends on the same fd per call.
+    private var datagramSendFds: [Int32] = []
+    private var datagramSendMessages: [UnsafeMutablePointer<msghdr>] = []
+    private var datagramSendTags: [UInt64] = []
+    private var datagramSendResults: UnsafeMutablePointer<Int32>
+    private var datagramSendResultsCapacity = 0
+    /// Datagrams per recvmmsg.
+    private let datagramReceiveBatch = 32
+    private let datagramBuffers: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    private let datagramResults: UnsafeMutablePointer<Int32>
+    /// sendmmsg/recvmmsg calls made, for reports (syscalls per packet).
+    public private(set) var datagramSyscalls = 0
 
     private let eventCapacity = 256
     private let eventData: UnsafeMutablePointer<UInt64>
@@ -85,6 +101,10 @@ public final class EpollEngine: IOEngine {
         resumeThreshold = max(1, min(64, options.bufferCount / 8))
         eventData = .allocate(capacity: eventCapacity)
         eventFlags = .allocate(capacity: eventCapacity)
+        datagramSendResults = .allocate(capacity: 1)
+        datagramBuffers = .allocate(capacity: 64)
+        datagramBuffers.initialize(repeating: nil, count: 64)
+        datagramResults = .allocate(capacity: 64)
         dirtyFds.reserveCapacity(1024)
         dirtySpare.reserveCapacity(1024)
         pendingCompletions.reserveCapacity(1024)
@@ -99,6 +119,9 @@ public final class EpollEngine: IOEngine {
         freeBufferIDs.deallocate()
         eventData.deallocate()
         eventFlags.deallocate()
+        datagramSendResults.deallocate()
+        datagramBuffers.deallocate()
+        datagramResults.deallocate()
     }
 
     public var wakeHandle: WakeHandle { WakeHandle(fd: wakeFd) }
@@ -164,7 +187,67 @@ public final class EpollEngine: IOEngine {
         let s = state(fd)
         s.pointee.receiveTag = tag
         s.pointee.receiveBytesLeft = maxBytes
+        s.pointee.receiveDatagrams = false
         markDirty(fd, s)
+    }
+
+    public func receiveDatagramsMultishot(fd: Int32, tag: UInt64) {
+        let s = state(fd)
+        s.pointee.receiveTag = tag
+        s.pointee.receiveBytesLeft = 0
+        s.pointee.receiveDatagrams = true
+        markDirty(fd, s)
+    }
+
+    public func sendDatagram(fd: Int32, message: UnsafeMutablePointer<msghdr>, tag: UInt64) {
+        datagramSendFds.append(fd)
+        datagramSendMessages.append(message)
+        datagramSendTags.append(OperationKind.send.userData(tag: tag))
+    }
+
+    /// Sends every queued datagram: sendmmsg per run of one fd, one completion per datagram.
+    private func flushDatagramSends(into batch: inout [Completion]) {
+        let count = datagramSendFds.count
+        guard count > 0 else { return }
+        if count > datagramSendResultsCapacity {
+            datagramSendResults.deallocate()
+            datagramSendResultsCapacity = max(count, 2 * datagramSendResultsCapacity)
+            datagramSendResults = .allocate(capacity: datagramSendResultsCapacity)
+        }
+        var start = 0
+        datagramSendMessages.withUnsafeBufferPointer { messages in
+            while start < count {
+                let fd = datagramSendFds[start]
+                var end = start + 1
+                while end < count && datagramSendFds[end] == fd { end += 1 }
+                // The msghdr pointers are mutable in Swift's eyes; the shim only reads them.
+                let run = UnsafeRawPointer(messages.baseAddress! + start).assumingMemoryBound(to: UnsafeMutablePointer<msghdr>?.self)
+                datagramSyscalls += Int(curing_sendmmsg_each(fd, run, UInt32(end - start), datagramSendResults + start))
+                start = end
+            }
+        }
+        for i in 0..<count {
+            batch.append(Completion(userData: datagramSendTags[i], result: datagramSendResults[i], flags: 0))
+        }
+        datagramSendFds.removeAll(keepingCapacity: true)
+        datagramSendMessages.removeAll(keepingCapacity: true)
+        datagramSendTags.removeAll(keepingCapacity: true)
+    }
+
+    /// Queued datagram sends on fd end with `result` (the fd is being closed or cancelled).
+    private func failDatagramSends(fd: Int32, result: Int32) {
+        guard datagramSendFds.contains(fd) else { return }
+        var i = 0
+        while i < datagramSendFds.count {
+            if datagramSendFds[i] == fd {
+                pendingCompletions.append(Completion(userData: datagramSendTags[i], result: result, flags: 0))
+                datagramSendFds.remove(at: i)
+                datagramSendMessages.remove(at: i)
+                datagramSendTags.remove(at: i)
+            } else {
+                i += 1
+            }
+        }
     }
 
     public func cancelReceive(fd: Int32, tag: UInt64) {
@@ -178,6 +261,7 @@ public final class EpollEngine: IOEngine {
     public func cancelAll(fd: Int32) {
         let s = state(fd)
         failAll(s, result: -ECANCELED)
+        failDatagramSends(fd: fd, result: -ECANCELED)
     }
 
     private func failAll(_ s: UnsafeMutablePointer<FdState>, result: Int32) {
@@ -214,6 +298,7 @@ public final class EpollEngine: IOEngine {
     }
 
     public func close(fd: Int32, tag: UInt64) {
+        failDatagramSends(fd: fd, result: -ECANCELED)
         if Int(fd) < fdCapacity {
             let s = fdStates + Int(fd)
             if s.pointee.registered {
@@ -250,6 +335,7 @@ public final class EpollEngine: IOEngine {
     public func wait(into batch: inout [Completion], timeoutMs: Int) throws(SystemError) {
         batch.removeAll(keepingCapacity: true)
         swap(&batch, &pendingCompletions)
+        flushDatagramSends(into: &batch)
         processDirtyFds(into: &batch)
         fireTimers(into: &batch)
 
@@ -357,6 +443,10 @@ public final class EpollEngine: IOEngine {
             }
             if accepted == acceptBudgetPerRound { markDirty(fd, s) }
         }
+        if let tag = s.pointee.receiveTag, s.pointee.readable, !s.pointee.waitingForBuffer, s.pointee.receiveDatagrams {
+            receiveDatagrams(fd, s, tag: tag, into: &batch)
+            return
+        }
         if let tag = s.pointee.receiveTag, s.pointee.readable, !s.pointee.waitingForBuffer {
             var reads = 0
             while reads < receiveBudgetPerRound {
@@ -394,5 +484,46 @@ public final class EpollEngine: IOEngine {
             }
             markDirty(fd, s)
         }
+    }
+
+    /// Like io_uring's multishot recvmsg: each datagram in its own buffer, in `Datagram`'s
+    /// layout; recvmmsg takes up to `datagramReceiveBatch` per call, `receiveBudgetPerRound`
+    /// calls per round. A dry pool parks the receive; an error ends it.
+    private func receiveDatagrams(_ fd: Int32, _ s: UnsafeMutablePointer<FdState>, tag: UInt64, into batch: inout [Completion]) {
+        let userData = OperationKind.receive.userData(tag: tag)
+        var calls = 0
+        while calls < receiveBudgetPerRound {
+            guard freeBufferCount > 0 else {
+                s.pointee.waitingForBuffer = true
+                fdsWaitingForBuffers.append(fd)
+                return
+            }
+            let k = min(freeBufferCount, datagramReceiveBatch)
+            for i in 0..<k { datagramBuffers[i] = buffers.pointer(freeBufferIDs[freeBufferCount - 1 - i]) }
+            let n = Int(curing_recvmmsg_layout(fd, datagramBuffers, UInt32(buffers.bufferSize), UInt32(Datagram.nameCapacity),
+                                               UInt32(k), datagramResults))
+            calls += 1
+            datagramSyscalls += 1
+            if n == -Int(EAGAIN) {
+                s.pointee.readable = false
+                return
+            }
+            if n < 0 {
+                s.pointee.receiveTag = nil
+                batch.append(Completion(userData: userData, result: Int32(n), flags: 0))
+                return
+            }
+            for i in 0..<n {
+                let id = freeBufferIDs[freeBufferCount - 1]
+                freeBufferCount -= 1
+                batch.append(Completion(userData: userData, result: datagramResults[i], flags: Completion.flags(bufferID: id, more: true)))
+            }
+            if n < k {
+                // Fewer than asked: the queue is empty (a new datagram is a new edge).
+                s.pointee.readable = false
+                return
+            }
+        }
+        markDirty(fd, s)
     }
 }

@@ -47,6 +47,19 @@ public protocol IOEngine: AnyObject {
     func timeout(milliseconds: Int, tag: UInt64)
     func releaseBuffer(_ id: UInt16)
 
+    // MARK: Datagrams (UDP fan-out)
+
+    /// Multishot receive of whole datagrams, each into its own pool buffer laid out as
+    /// `Datagram` describes (source address, then payload; io_uring's recvmsg layout, which the
+    /// epoll engine reproduces with recvmmsg). `Completion.result` is the bytes used in the
+    /// buffer. Same multishot, backpressure and cancel rules as `receiveMultishot`.
+    func receiveDatagramsMultishot(fd: Int32, tag: UInt64)
+    /// Sends one datagram (`message` may name a destination in msg_name). Unlike `send`, any
+    /// number may be in flight on one fd, they leave in the order queued, and several may
+    /// reference the same bytes. Never waits for room: EAGAIN, ENOBUFS, ECONNREFUSED… come
+    /// back as the result. `message`, its iovecs, name and bytes stay valid until it completes.
+    func sendDatagram(fd: Int32, message: UnsafeMutablePointer<msghdr>, tag: UInt64)
+
     /// Issues everything queued, waits up to `timeoutMs` (-1: forever) for at least one
     /// completion, and replaces `batch` with every completion ready.
     func wait(into batch: inout [Completion], timeoutMs: Int) throws(SystemError)

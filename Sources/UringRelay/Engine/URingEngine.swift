@@ -33,6 +33,14 @@ public final class URingEngine: IOEngine {
     /// Linux 6.16+). Probed at start; without it backpressure relies on cancel alone.
     public private(set) var supportsReceiveLimit = false
     private var parkedReceiveTags: [UInt64] = []
+    /// Armed receives that are datagram receives (recvmsg multishot), so a parked one is
+    /// re-armed as what it was.
+    private var datagramReceiveTags = Set<UInt64>()
+    /// Datagram receives the relay cancelled: not re-armed behind its back (see dispatch).
+    private var cancelledDatagramTags = Set<UInt64>()
+    /// The msghdr every datagram receive shares: it only gives the layout (room for a
+    /// sockaddr_in6, no control data); the kernel reads it at each arming.
+    private let datagramTemplate: UnsafeMutablePointer<msghdr>
     /// Completions the engine makes itself (a parked receive cancelled), delivered next wait.
     private var syntheticCompletions: [Completion] = []
 
@@ -117,6 +125,9 @@ public final class URingEngine: IOEngine {
         wakeValue.initialize(to: 0)
         timeoutSpec = .allocate(capacity: 1)
         timeoutSpec.initialize(to: __kernel_timespec())
+        datagramTemplate = .allocate(capacity: 1)
+        datagramTemplate.initialize(to: msghdr())
+        datagramTemplate.pointee.msg_namelen = socklen_t(Datagram.nameCapacity)
         batchCapacity = 1024
         reapUserData = .allocate(capacity: batchCapacity)
         reapResult = .allocate(capacity: batchCapacity)
@@ -152,6 +163,7 @@ public final class URingEngine: IOEngine {
         ring.deallocate()
         wakeValue.deallocate()
         timeoutSpec.deallocate()
+        datagramTemplate.deallocate()
         reapUserData.deallocate()
         reapResult.deallocate()
         reapFlags.deallocate()
@@ -250,6 +262,10 @@ public final class URingEngine: IOEngine {
 
     @inline(__always)
     private func submitReceive(fd: Int32, tag: UInt64, maxBytes: Int) {
+        if !datagramReceiveTags.isEmpty && datagramReceiveTags.contains(tag) {
+            submitDatagramReceive(fd: fd, tag: tag)
+            return
+        }
         let sqe = nextSQE()
         io_uring_prep_recv_multishot(sqe, fd, nil, 0, 0)
         sqe.pointee.flags |= CURING_IOSQE_BUFFER_SELECT
@@ -259,7 +275,30 @@ public final class URingEngine: IOEngine {
         io_uring_sqe_set_data64(sqe, OperationKind.receive.userData(tag: tag))
     }
 
+    public func receiveDatagramsMultishot(fd: Int32, tag: UInt64) {
+        armedReceives[tag] = (fd, 0)
+        datagramReceiveTags.insert(tag)
+        submitDatagramReceive(fd: fd, tag: tag)
+    }
+
+    private func submitDatagramReceive(fd: Int32, tag: UInt64) {
+        let sqe = nextSQE()
+        io_uring_prep_recvmsg_multishot(sqe, fd, datagramTemplate, 0)
+        sqe.pointee.flags |= CURING_IOSQE_BUFFER_SELECT
+        sqe.pointee.buf_group = bufferGroup
+        io_uring_sqe_set_data64(sqe, OperationKind.receive.userData(tag: tag))
+    }
+
+    public func sendDatagram(fd: Int32, message: UnsafeMutablePointer<msghdr>, tag: UInt64) {
+        let sqe = nextSQE()
+        // MSG_DONTWAIT: a full socket fails at once with EAGAIN (REQ_F_NOWAIT) instead of
+        // waiting for room, so a slow destination loses its datagrams rather than queueing.
+        io_uring_prep_sendmsg(sqe, fd, message, UInt32(CURING_MSG_NOSIGNAL | CURING_MSG_DONTWAIT))
+        io_uring_sqe_set_data64(sqe, OperationKind.send.userData(tag: tag))
+    }
+
     public func cancelReceive(fd: Int32, tag: UInt64) {
+        if datagramReceiveTags.contains(tag) { cancelledDatagramTags.insert(tag) }
         if let i = parkedReceiveTags.firstIndex(of: tag) {
             parkedReceiveTags.remove(at: i)
             finishParkedReceive(tag: tag)
@@ -275,6 +314,7 @@ public final class URingEngine: IOEngine {
     }
 
     public func cancelAll(fd: Int32) {
+        for tag in datagramReceiveTags where armedReceives[tag]?.fd == fd { cancelledDatagramTags.insert(tag) }
         parkedReceiveTags.removeAll { tag in
             guard armedReceives[tag]?.fd == fd else { return false }
             finishParkedReceive(tag: tag)
@@ -288,6 +328,8 @@ public final class URingEngine: IOEngine {
 
     private func finishParkedReceive(tag: UInt64) {
         armedReceives[tag] = nil
+        datagramReceiveTags.remove(tag)
+        cancelledDatagramTags.remove(tag)
         syntheticCompletions.append(Completion(userData: OperationKind.receive.userData(tag: tag),
                                                result: -ECANCELED, flags: 0))
     }
@@ -370,7 +412,20 @@ public final class URingEngine: IOEngine {
                     parkedReceiveTags.append(c.tag)
                     return
                 }
+                if result > 0, !datagramReceiveTags.isEmpty, datagramReceiveTags.contains(c.tag),
+                   !cancelledDatagramTags.contains(c.tag), let r = armedReceives[c.tag] {
+                    // The kernel ends a multishot recvmsg after an empty datagram (its payload
+                    // length 0 reads as EOF). A datagram socket has no EOF: re-arm at once and
+                    // hand the relay a completion that says "more", as the epoll engine does.
+                    submitDatagramReceive(fd: r.fd, tag: c.tag)
+                    batch.append(Completion(userData: userData, result: result, flags: flags | CURING_CQE_F_MORE))
+                    return
+                }
                 armedReceives[c.tag] = nil
+                if !datagramReceiveTags.isEmpty {
+                    datagramReceiveTags.remove(c.tag)
+                    cancelledDatagramTags.remove(c.tag)
+                }
             }
             batch.append(c)
         case .send:

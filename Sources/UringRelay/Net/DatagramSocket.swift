@@ -1,0 +1,31 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CURing
+
+extension Socket {
+    /// A nonblocking, CLOEXEC UDP socket bound to `address` (IPV6_V6ONLY on IPv6), with the
+    /// given kernel buffer sizes if set (the kernel may cap them at net.core.[rw]mem_max).
+    public static func makeDatagramSocket(_ address: SocketAddress, receiveBuffer: Int32? = nil,
+                                          sendBuffer: Int32? = nil) throws(SystemError) -> Int32 {
+        let fd = socket(address.family, CURING_SOCK_DGRAM | CURING_SOCK_NONBLOCK | CURING_SOCK_CLOEXEC, 0)
+        if fd < 0 { throw SystemError.lastError("socket \(address)") }
+        do throws(SystemError) {
+            if address.family == AF_INET6 {
+                var one: Int32 = 1
+                if setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+                    throw SystemError.lastError("setsockopt IPV6_V6ONLY \(address)")
+                }
+            }
+            if receiveBuffer != nil || sendBuffer != nil {
+                try setBufferSizes(fd, send: sendBuffer, recv: receiveBuffer)
+            }
+            let rc = address.withSockAddr { bind(fd, $0, $1) }
+            if rc != 0 { throw SystemError.lastError("bind \(address)") }
+            return fd
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+}
