@@ -1,5 +1,3 @@
-import Glibc
-
 /// One client of the SMTP relay as the worker tracks it: the socket, the pure session, the
 /// bytes waiting either way, and the upstream connection lent to it.
 final class SMTPClientConnection {
@@ -28,8 +26,6 @@ final class SMTPClientConnection {
     var pumping = false
     var pumpAgain = false
     var lastActivityMs: Int64
-    let message: UnsafeMutablePointer<msghdr>
-    let iov: UnsafeMutablePointer<iovec>
 
     init(fd: Int32, generation: UInt32, session: SMTPServerSession, outCapacity: Int, nowMs: Int64) {
         self.fd = fd
@@ -37,14 +33,5 @@ final class SMTPClientConnection {
         self.session = session
         out = ByteRing(capacity: outCapacity)
         lastActivityMs = nowMs
-        message = .allocate(capacity: 1)
-        message.initialize(to: msghdr())
-        iov = .allocate(capacity: 2)
-        iov.initialize(repeating: iovec(), count: 2)
-    }
-
-    deinit {
-        message.deallocate()
-        iov.deallocate()
     }
 }

@@ -369,14 +369,10 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
                 conn.outOverflow.removeFirst(n)
             }
         }
-        let (iovecs, total) = conn.out.fill(conn.iov)
-        guard total > 0 else { return }
-        conn.message.pointee = msghdr()
-        conn.message.pointee.msg_iov = conn.iov
-        conn.message.pointee.msg_iovlen = iovecs
+        guard let send = conn.out.messageForSend() else { return }
         conn.sending = true
         conn.opsInFlight += 1
-        engine.send(fd: conn.fd, message: conn.message, totalBytes: total, tag: clientTag(index, conn))
+        engine.send(fd: conn.fd, message: send.message, totalBytes: send.bytes, tag: clientTag(index, conn))
     }
 
     private func clientSent(_ c: Completion, _ index: Int, _ conn: SMTPClientConnection) {
@@ -623,14 +619,10 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
 
     private func sendToUpstream(_ ui: Int, _ u: SMTPUpstreamConnection) {
         guard u.connected, !u.sending, !u.closing else { return }
-        let (iovecs, total) = u.out.fill(u.iov)
-        guard total > 0 else { return }
-        u.message.pointee = msghdr()
-        u.message.pointee.msg_iov = u.iov
-        u.message.pointee.msg_iovlen = iovecs
+        guard let send = u.out.messageForSend() else { return }
         u.sending = true
         u.opsInFlight += 1
-        engine.send(fd: u.fd, message: u.message, totalBytes: total, tag: upstreamTag(ui, u))
+        engine.send(fd: u.fd, message: send.message, totalBytes: send.bytes, tag: upstreamTag(ui, u))
     }
 
     private func upstreamSent(_ c: Completion, _ ui: Int, _ u: SMTPUpstreamConnection) {

@@ -1,5 +1,3 @@
-import Glibc
-
 /// One connection from the relay to the upstream smarthost: the socket, the pure client state
 /// machine and the outgoing bytes. It is lent to one client session at a time and, between
 /// sessions, parked idle in the worker's pool for the next message.
@@ -23,8 +21,6 @@ final class SMTPUpstreamConnection {
     /// send timers run from here.
     var lastProgressMs: Int64
     var parkedSinceMs: Int64 = 0
-    let message: UnsafeMutablePointer<msghdr>
-    let iov: UnsafeMutablePointer<iovec>
 
     init(fd: Int32, generation: UInt32, heloName: String, outCapacity: Int, nowMs: Int64) {
         self.fd = fd
@@ -32,14 +28,5 @@ final class SMTPUpstreamConnection {
         client = SMTPUpstreamClient(heloName: heloName)
         out = ByteRing(capacity: outCapacity)
         lastProgressMs = nowMs
-        message = .allocate(capacity: 1)
-        message.initialize(to: msghdr())
-        iov = .allocate(capacity: 2)
-        iov.initialize(repeating: iovec(), count: 2)
-    }
-
-    deinit {
-        message.deallocate()
-        iov.deallocate()
     }
 }
