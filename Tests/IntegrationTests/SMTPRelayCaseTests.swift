@@ -436,3 +436,41 @@ extension Array where Element == UInt8 {
         return Array(self[i...])
     }
 }
+
+/// A client that pipelines commands and never reads the replies: the relay stops reading it
+/// once its bounded queues are full (the client's sends stall), holds no more than those
+/// bounds, and other sessions carry on.
+@Suite(.serialized) struct SMTPRelayBoundsTests {
+    @Test(arguments: engines)
+    func pipeliningClientThatNeverReadsIsBounded(engine: EngineChoice) throws {
+        guard SMTPRelayCaseTests.available(engine) else { return }
+        try expectNoFileDescriptorLeak {
+            let rig = try SMTPRelayCaseTests.Rig(engine)
+            defer { rig.stop() }
+            let greedy = try SMTPTestClient(rig.relay.address)
+            try? Socket.setBufferSizes(greedy.socket.fd, send: 64 << 10, recv: 64 << 10)
+            Blocking.setTimeouts(greedy.socket.fd, seconds: 0.2)
+            let chunk = Array(String(repeating: "NOOP\r\n", count: 10_000).utf8)
+            let rssBefore = residentSetSize()
+            var written = 0
+            var stalls = 0
+            while stalls < 3 && written < 256 << 20 {
+                let n = chunk.withUnsafeBytes { send(greedy.socket.fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
+                if n > 0 { written += n } else if errno == EAGAIN || errno == EINTR { stalls += 1 } else { break }
+            }
+            #expect(stalls >= 3, "the relay kept reading a client that never reads: \(written) bytes taken")
+            // Most of what was written sits in kernel queues: the input not yet read, and the
+            // replies (14 bytes per 6-byte NOOP) the client does not read. The relay itself
+            // holds at most its input backlog, its reply ring and the replies to one slice.
+            let rssGrowth = residentSetSize() - rssBefore
+            #expect(rssGrowth < 8 << 20, "the relay grew by \(rssGrowth) bytes for \(written) bytes of unread pipelining")
+            // Everyone else is served meanwhile.
+            let c = try rig.client()
+            #expect(try c.command("MAIL FROM:<a@example.org>") == 250)
+            #expect(try c.command("RCPT TO:<b@example.net>") == 250)
+            #expect(try c.command("DATA") == 354)
+            #expect(try c.command("Subject: s\r\n\r\nx\r\n.") == 250)
+            greedy.socket.reset()
+        }
+    }
+}
