@@ -91,9 +91,9 @@ struct RTPRelayIntegrationTests {
 
     /// Sends `count` packets through the relay, `gapMs` apart, draining the receivers as it
     /// goes, then until each has `count` (or 20 s pass). Returns what each received.
-    static func stream(_ engine: EngineChoice, receivers: [Receiver], extra: [SocketAddress] = [], count: Int,
+    static func stream(_ engine: EngineChoice, receivers: [Receiver], destinations: [SocketAddress]? = nil, count: Int,
                        gapMs: Int, check: (RTPRelay) -> Void = { _ in }) throws {
-        let (relay, info) = try startRelay(engine, receivers.map(\.address) + extra)
+        let (relay, info) = try startRelay(engine, destinations ?? receivers.map(\.address))
         defer { stop(relay) }
         let source = try Source()
         for seq in 0..<count {
@@ -182,16 +182,65 @@ struct RTPRelayIntegrationTests {
             let closedAddress = try Socket.localAddress(of: closedFd)
             close(closedFd)
             let rs = try (0..<3).map { _ in try Receiver() }
-            try Self.stream(engine, receivers: rs, extra: [closedAddress], count: 300, gapMs: 0) { relay in
+            // The closed port sits between open ones, so its failed sends interleave with theirs.
+            let all = [rs[0].address, closedAddress, rs[1].address, rs[2].address]
+            try Self.stream(engine, receivers: rs, destinations: all, count: 300, gapMs: 0) { relay in
                 let s = relay.stats()
                 #expect(s.destinations.count == 4)
                 for d in s.destinations where d.address != closedAddress { #expect(d.rtpSent == 300 && d.dropped == 0) }
-                // ICMP port unreachable does not reach an unconnected socket: the kernel takes
-                // the datagrams and the relay sees no error.
-                let c = s.destinations.first { $0.address == closedAddress }
-                #expect((c?.rtpSent ?? 0) + (c?.dropped ?? 0) == 300)
+                // Each datagram to the closed port draws an ICMP port unreachable, which fails
+                // that destination's next send on its connected socket with ECONNREFUSED.
+                let c = try? #require(s.destinations.first { $0.address == closedAddress })
+                #expect((c?.droppedRefused ?? 0) > 0, "refused \(c?.droppedRefused ?? -1)")
+                #expect((c?.rtpSent ?? 0) + (c?.droppedRefused ?? 0) == 300)
+                #expect(c?.droppedFull == 0 && c?.droppedOther == 0)
             }
             Self.expectEveryPacketOnceInOrder(rs, count: 300)
+        }
+    }
+
+    /// Each destination's datagrams leave from its own socket, not from the listen port.
+    @Test(arguments: engines)
+    func destinationsHaveTheirOwnSourcePorts(_ engine: EngineChoice) throws {
+        try expectNoFileDescriptorLeak {
+            let rs = try (0..<3).map { _ in try Receiver() }
+            let (relay, info) = try Self.startRelay(engine, rs.map(\.address))
+            defer { Self.stop(relay) }
+            let source = try Source()
+            source.send(Self.packet(seq: 1), to: info.rtpAddress)
+            var ports: [UInt16] = []
+            for r in rs {
+                var storage = sockaddr_storage()
+                var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                var buf = [UInt8](repeating: 0, count: 2048)
+                var n = -1
+                _ = pollUntil(5) {
+                    n = withUnsafeMutablePointer(to: &storage) { p in
+                        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(r.fd, &buf, buf.count, Int32(MSG_DONTWAIT), $0, &length) }
+                    }
+                    return n >= 0
+                }
+                #expect(n == Self.packet(seq: 1).count)
+                let from = SocketAddress(storage: storage, length: length)
+                ports.append(from.port)
+                #expect(from.withPort(0) == info.rtpAddress.withPort(0), "from \(from)")
+            }
+            #expect(Set(ports).count == 3 && !ports.contains(info.rtpAddress.port), "\(ports)")
+        }
+    }
+
+    /// 2 fds per destination must fit in RLIMIT_NOFILE: checked at start, with the way out.
+    @Test func fileDescriptorLimitIsCheckedAtStart() throws {
+        var lim = rlimit()
+        #expect(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0)
+        // Only where the hard limit is below what 32768 destinations need (it cannot be lowered
+        // and raised back by an unprivileged test).
+        guard lim.rlim_max < 65536 else { return }
+        #expect {
+            _ = try Self.startRelay(.epoll, [.ipv4Loopback(port: 7000)]) { $0.maxSendsInFlight = 32768; $0.maxDestinations = 32768 }
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("--max-destinations 32768 needs 65536 file descriptors") && text.contains("RLIMIT_NOFILE")
         }
     }
 
