@@ -7,7 +7,7 @@ struct RTPBenchOptions {
     var packetBytes: Int?
 
     static let specs = [
-        FlagSpec("receivers", value: "N", help: "receivers the relay fans out to (repeatable)", repeatable: true,
+        FlagSpec("receivers", value: "N", help: "receivers the relay fans out to", repeatable: true,
                  default: "1, 10 and 100 with --quick, else 1, 10, 100 and 1000"),
         FlagSpec("packet-rate", value: "N", help: "RTP packets/s from the source, for every receiver count", default: "per receiver count, see README"),
         FlagSpec("packet-size", value: "BYTES", help: "RTP packet size including its 12-byte header", default: "1200"),
