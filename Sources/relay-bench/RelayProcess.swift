@@ -25,7 +25,9 @@ final class RelayProcess {
     /// Spawns `path MODE --listen 127.0.0.1:PORT --engine E ARGUMENTS...` on a free PORT and waits
     /// (bounded retries of connect, 10 s at most) until it accepts connections. Every mode takes
     /// --listen and --engine; the rest (upstream, threads, pinning, mode flags) is the caller's.
-    static func start(path: String, mode: String, engine: String, arguments: [String], cpu: Int?) throws(RelayLaunchError) -> RelayProcess {
+    /// `ready`, if given, replaces the connect test (a mode without a TCP listener, e.g. rtp).
+    static func start(path: String, mode: String, engine: String, arguments: [String], cpu: Int?,
+                      ready: ((RelayProcess) -> Bool)? = nil) throws(RelayLaunchError) -> RelayProcess {
         let port: UInt16
         do { port = try LoopbackClient.freePort() } catch { throw RelayLaunchError(message: "\(error)") }
         var template = Array("/tmp/relay-bench-\(mode)-\(engine)-XXXXXX".utf8CString)
@@ -69,7 +71,9 @@ final class RelayProcess {
                 unlink(logPath)
                 throw RelayLaunchError(message: line)
             }
-            if let fd = try? LoopbackClient.connect(port: port) {
+            if let ready {
+                if ready(relay) { return relay }
+            } else if let fd = try? LoopbackClient.connect(port: port) {
                 close(fd)
                 return relay
             }

@@ -91,9 +91,9 @@ struct RTPRelayIntegrationTests {
 
     /// Sends `count` packets through the relay, `gapMs` apart, draining the receivers as it
     /// goes, then until each has `count` (or 20 s pass). Returns what each received.
-    static func stream(_ engine: EngineChoice, receivers: [Receiver], extra: [SocketAddress] = [], count: Int,
+    static func stream(_ engine: EngineChoice, receivers: [Receiver], destinations: [SocketAddress]? = nil, count: Int,
                        gapMs: Int, check: (RTPRelay) -> Void = { _ in }) throws {
-        let (relay, info) = try startRelay(engine, receivers.map(\.address) + extra)
+        let (relay, info) = try startRelay(engine, destinations ?? receivers.map(\.address))
         defer { stop(relay) }
         let source = try Source()
         for seq in 0..<count {
@@ -173,6 +173,52 @@ struct RTPRelayIntegrationTests {
         }
     }
 
+    /// A burst fanned out to 100 destinations. io_uring: every loop turn of the fan-out is one
+    /// wait, i.e. one io_uring_enter that submits all the sends queued since the last one; a
+    /// turn needs at least one new completion, and UDP sends complete inside the enter that
+    /// submits them, so the worst case is two turns per received packet (its receive, then its
+    /// 100 sends' completions) plus the 200 ms ticks (a timeout submits at once): at most
+    /// 2 × packets + 2 × ticks enters, where one enter per send would be packets × 100.
+    /// epoll cannot batch across sockets (sendmmsg takes one), so it is held only to at most one
+    /// sendmmsg per datagram; its figures are printed for comparison.
+    @Test(arguments: engines)
+    func burstToHundredDestinationsTakesFewEnterCalls(_ engine: EngineChoice) throws {
+        try expectNoFileDescriptorLeak { try Self.burstCase(engine) }
+    }
+
+    static func burstCase(_ engine: EngineChoice) throws {
+        let packets = 200, count = 100
+        let rs = try (0..<count).map { _ in try Receiver() }
+        let (relay, info) = try Self.startRelay(engine, rs.map(\.address))
+        defer { Self.stop(relay) }
+        #expect(pollUntil(5) { relay.stats().destinations.count == count })
+        let before = relay.stats().engine
+        let startMs = MonotonicClock.nowMs()
+        let source = try Source()
+        for seq in 0..<packets { source.send(Self.packet(seq: UInt16(seq)), to: info.rtpAddress) }
+        _ = pollUntil(20) {
+            for r in rs { r.drain() }
+            return rs.allSatisfy { $0.got.count >= packets }
+        }
+        Self.expectEveryPacketOnceInOrder(rs, count: packets)
+        #expect(pollUntil(5) { relay.stats().destinations.reduce(0) { $0 + $1.rtpSent } == packets * count })
+        let after = relay.stats().engine
+        let elapsedMs = Int(MonotonicClock.nowMs() - startMs)
+        let syscalls = after.syscalls - before.syscalls
+        let operations = after.operations - before.operations
+        let datagrams = packets * count
+        print("rtp burst \(engine): \(packets) packets × \(count) destinations = \(datagrams) datagrams, "
+              + "\(syscalls) syscalls, \(operations) operations in \(elapsedMs) ms")
+        #expect(operations >= datagrams, "every send is an operation (an SQE with io_uring)")
+        let ticks = elapsedMs / 200 + 2
+        if info.engine == .uring {
+            #expect(syscalls <= 2 * packets + 2 * ticks, "\(syscalls) io_uring_enter calls for \(datagrams) sends")
+        } else {
+            // epoll_wait and recvmmsg per turn, at most one sendmmsg per datagram.
+            #expect(syscalls <= datagrams + 3 * packets + 2 * ticks, "\(syscalls) syscalls for \(datagrams) sends")
+        }
+    }
+
     // MARK: - Faults
 
     @Test(arguments: engines)
@@ -182,16 +228,66 @@ struct RTPRelayIntegrationTests {
             let closedAddress = try Socket.localAddress(of: closedFd)
             close(closedFd)
             let rs = try (0..<3).map { _ in try Receiver() }
-            try Self.stream(engine, receivers: rs, extra: [closedAddress], count: 300, gapMs: 0) { relay in
+            // The closed port sits between open ones, so its failed sends interleave with theirs.
+            let all = [rs[0].address, closedAddress, rs[1].address, rs[2].address]
+            try Self.stream(engine, receivers: rs, destinations: all, count: 300, gapMs: 0) { relay in
                 let s = relay.stats()
                 #expect(s.destinations.count == 4)
                 for d in s.destinations where d.address != closedAddress { #expect(d.rtpSent == 300 && d.dropped == 0) }
-                // ICMP port unreachable does not reach an unconnected socket: the kernel takes
-                // the datagrams and the relay sees no error.
+                // Each datagram to the closed port draws an ICMP port unreachable, which fails
+                // that destination's next send on its connected socket with ECONNREFUSED.
                 let c = s.destinations.first { $0.address == closedAddress }
-                #expect((c?.rtpSent ?? 0) + (c?.dropped ?? 0) == 300)
+                #expect(c != nil)
+                #expect((c?.droppedRefused ?? 0) > 0, "refused \(c?.droppedRefused ?? -1)")
+                #expect((c?.rtpSent ?? 0) + (c?.droppedRefused ?? 0) == 300)
+                #expect(c?.droppedFull == 0 && c?.droppedOther == 0)
             }
             Self.expectEveryPacketOnceInOrder(rs, count: 300)
+        }
+    }
+
+    /// Each destination's datagrams leave from its own socket, not from the listen port.
+    @Test(arguments: engines)
+    func destinationsHaveTheirOwnSourcePorts(_ engine: EngineChoice) throws {
+        try expectNoFileDescriptorLeak {
+            let rs = try (0..<3).map { _ in try Receiver() }
+            let (relay, info) = try Self.startRelay(engine, rs.map(\.address))
+            defer { Self.stop(relay) }
+            let source = try Source()
+            source.send(Self.packet(seq: 1), to: info.rtpAddress)
+            var ports: [UInt16] = []
+            for r in rs {
+                var storage = sockaddr_storage()
+                var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                var buf = [UInt8](repeating: 0, count: 2048)
+                var n = -1
+                _ = pollUntil(5) {
+                    n = withUnsafeMutablePointer(to: &storage) { p in
+                        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(r.fd, &buf, buf.count, Int32(MSG_DONTWAIT), $0, &length) }
+                    }
+                    return n >= 0
+                }
+                #expect(n == Self.packet(seq: 1).count)
+                let from = SocketAddress(storage: storage, length: length)
+                ports.append(from.port)
+                #expect(from.withPort(0) == info.rtpAddress.withPort(0), "from \(from)")
+            }
+            #expect(Set(ports).count == 3 && !ports.contains(info.rtpAddress.port), "\(ports)")
+        }
+    }
+
+    /// 2 fds per destination must fit in RLIMIT_NOFILE: checked at start, with the way out.
+    @Test func fileDescriptorLimitIsCheckedAtStart() throws {
+        var lim = rlimit()
+        #expect(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0)
+        // Only where the hard limit is below what 32768 destinations need (it cannot be lowered
+        // and raised back by an unprivileged test).
+        guard lim.rlim_max < 65536 else { return }
+        #expect {
+            _ = try Self.startRelay(.epoll, [.ipv4Loopback(port: 7000)]) { $0.maxSendsInFlight = 32768; $0.maxDestinations = 32768 }
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("--max-destinations 32768 needs 65536 file descriptors") && text.contains("RLIMIT_NOFILE")
         }
     }
 

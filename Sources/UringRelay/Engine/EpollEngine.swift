@@ -13,6 +13,7 @@ public final class EpollEngine: IOEngine {
     public let kind = EngineKind.epoll
     public let buffers: BufferPool
     public let featureSummary: String
+    public private(set) var counters = EngineCounters()
 
     private struct FdState {
         var registered = false
@@ -48,19 +49,30 @@ public final class EpollEngine: IOEngine {
 
     private var timers: [(deadlineMs: Int64, userData: UInt64)] = []
 
-    /// Datagram sends queued since the last wait, in order; flushed with sendmmsg, one run of
-    /// consecutive sends on the same fd per call.
+    /// Datagram sends queued since the last wait, in order (fd -1: cancelled before the flush).
+    /// Each fd's sends are also chained (`datagramSendNext`, from `datagramChains[fd]`), so the
+    /// flush makes one sendmmsg run per fd, whatever the interleaving: a fan-out over connected
+    /// sockets queues packet 1 to every destination, then packet 2..., and a run per
+    /// consecutive fd would then be one syscall per datagram. Order is kept per fd, which is
+    /// all the seam promises.
     private var datagramSendFds: [Int32] = []
     private var datagramSendMessages: [UnsafeMutablePointer<msghdr>] = []
     private var datagramSendTags: [UInt64] = []
+    private var datagramSendNext: [Int32] = []
+    /// Per fd (indexed by fd): first and last queued send, -1 when none.
+    private var datagramChains: UnsafeMutablePointer<(head: Int32, tail: Int32)>
+    private var datagramChainCapacity = 1024
+    /// fds with a chain, in the order their first send was queued.
+    private var datagramChainFds: [Int32] = []
+    /// One fd's run gathered for sendmmsg (message pointers, results), then scattered back.
+    private var datagramRunMessages: [UnsafeMutablePointer<msghdr>?] = []
+    private var datagramRunResults: UnsafeMutablePointer<Int32>
     private var datagramSendResults: UnsafeMutablePointer<Int32>
     private var datagramSendResultsCapacity = 0
     /// Datagrams per recvmmsg.
     private let datagramReceiveBatch = 32
     private let datagramBuffers: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     private let datagramResults: UnsafeMutablePointer<Int32>
-    /// sendmmsg/recvmmsg calls made, for reports (syscalls per packet).
-    public private(set) var datagramSyscalls = 0
 
     private let eventCapacity = 256
     private let eventData: UnsafeMutablePointer<UInt64>
@@ -102,6 +114,9 @@ public final class EpollEngine: IOEngine {
         eventData = .allocate(capacity: eventCapacity)
         eventFlags = .allocate(capacity: eventCapacity)
         datagramSendResults = .allocate(capacity: 1)
+        datagramRunResults = .allocate(capacity: 1)
+        datagramChains = .allocate(capacity: datagramChainCapacity)
+        datagramChains.initialize(repeating: (-1, -1), count: datagramChainCapacity)
         datagramBuffers = .allocate(capacity: 64)
         datagramBuffers.initialize(repeating: nil, count: 64)
         datagramResults = .allocate(capacity: 64)
@@ -120,6 +135,8 @@ public final class EpollEngine: IOEngine {
         eventData.deallocate()
         eventFlags.deallocate()
         datagramSendResults.deallocate()
+        datagramRunResults.deallocate()
+        datagramChains.deallocate()
         datagramBuffers.deallocate()
         datagramResults.deallocate()
     }
@@ -146,6 +163,7 @@ public final class EpollEngine: IOEngine {
         if !s.pointee.registered {
             // Edge-triggered: readiness is reported once per change, so it is cached in
             // FdState. New fds start optimistic (try the syscall; EAGAIN clears the flag).
+            counters.syscalls &+= 1
             let r = curing_epoll_ctl(epfd, CURING_EPOLL_CTL_ADD, fd,
                                      CURING_EPOLLIN | CURING_EPOLLOUT | CURING_EPOLLRDHUP | CURING_EPOLLET, UInt64(fd))
             s.pointee = FdState()
@@ -165,6 +183,7 @@ public final class EpollEngine: IOEngine {
     }
 
     public func acceptMultishot(listener fd: Int32, tag: UInt64) {
+        counters.operations &+= 1
         let s = state(fd)
         s.pointee.acceptTag = tag
         markDirty(fd, s)
@@ -172,6 +191,8 @@ public final class EpollEngine: IOEngine {
 
     public func connect(fd: Int32, address: UnsafePointer<sockaddr>, length: socklen_t, tag: UInt64) {
         let s = state(fd)
+        counters.operations &+= 1
+        counters.syscalls &+= 1
         let r = Glibc.connect(fd, address, length)
         if r == 0 {
             pendingCompletions.append(Completion(userData: OperationKind.connect.userData(tag: tag), result: 0, flags: 0))
@@ -184,6 +205,7 @@ public final class EpollEngine: IOEngine {
     }
 
     public func receiveMultishot(fd: Int32, tag: UInt64, maxBytes: Int) {
+        counters.operations &+= 1
         let s = state(fd)
         s.pointee.receiveTag = tag
         s.pointee.receiveBytesLeft = maxBytes
@@ -192,6 +214,7 @@ public final class EpollEngine: IOEngine {
     }
 
     public func receiveDatagramsMultishot(fd: Int32, tag: UInt64) {
+        counters.operations &+= 1
         let s = state(fd)
         s.pointee.receiveTag = tag
         s.pointee.receiveBytesLeft = 0
@@ -200,54 +223,94 @@ public final class EpollEngine: IOEngine {
     }
 
     public func sendDatagram(fd: Int32, message: UnsafeMutablePointer<msghdr>, tag: UInt64) {
+        counters.operations &+= 1
+        let i = Int32(datagramSendFds.count)
         datagramSendFds.append(fd)
         datagramSendMessages.append(message)
         datagramSendTags.append(OperationKind.send.userData(tag: tag))
+        datagramSendNext.append(-1)
+        let chain = datagramChain(fd)
+        if chain.pointee.head < 0 {
+            chain.pointee = (i, i)
+            datagramChainFds.append(fd)
+        } else {
+            datagramSendNext[Int(chain.pointee.tail)] = i
+            chain.pointee.tail = i
+        }
     }
 
-    /// Sends every queued datagram: sendmmsg per run of one fd, one completion per datagram.
+    @inline(__always)
+    private func datagramChain(_ fd: Int32) -> UnsafeMutablePointer<(head: Int32, tail: Int32)> {
+        let i = Int(fd)
+        if i >= datagramChainCapacity {
+            var newCapacity = datagramChainCapacity
+            while newCapacity <= i { newCapacity *= 2 }
+            let grown = UnsafeMutablePointer<(head: Int32, tail: Int32)>.allocate(capacity: newCapacity)
+            grown.moveInitialize(from: datagramChains, count: datagramChainCapacity)
+            (grown + datagramChainCapacity).initialize(repeating: (-1, -1), count: newCapacity - datagramChainCapacity)
+            datagramChains.deallocate()
+            datagramChains = grown
+            datagramChainCapacity = newCapacity
+        }
+        return datagramChains + i
+    }
+
+    /// Sends every queued datagram: one sendmmsg run per fd (in the order of each fd's first
+    /// send, each fd's datagrams in queue order), one completion per datagram.
     private func flushDatagramSends(into batch: inout [Completion]) {
         let count = datagramSendFds.count
         guard count > 0 else { return }
         if count > datagramSendResultsCapacity {
             datagramSendResults.deallocate()
+            datagramRunResults.deallocate()
             datagramSendResultsCapacity = max(count, 2 * datagramSendResultsCapacity)
             datagramSendResults = .allocate(capacity: datagramSendResultsCapacity)
+            datagramRunResults = .allocate(capacity: datagramSendResultsCapacity)
         }
-        var start = 0
-        datagramSendMessages.withUnsafeBufferPointer { messages in
-            while start < count {
-                let fd = datagramSendFds[start]
-                var end = start + 1
-                while end < count && datagramSendFds[end] == fd { end += 1 }
-                // The msghdr pointers are mutable in Swift's eyes; the shim only reads them.
-                let run = UnsafeRawPointer(messages.baseAddress! + start).assumingMemoryBound(to: UnsafeMutablePointer<msghdr>?.self)
-                datagramSyscalls += Int(curing_sendmmsg_each(fd, run, UInt32(end - start), datagramSendResults + start))
-                start = end
+        for fd in datagramChainFds {
+            let chain = datagramChains + Int(fd)
+            let head = chain.pointee.head
+            chain.pointee = (-1, -1)
+            datagramRunMessages.removeAll(keepingCapacity: true)
+            var i = head
+            while i >= 0 {
+                datagramRunMessages.append(datagramSendMessages[Int(i)])
+                i = datagramSendNext[Int(i)]
+            }
+            let n = datagramRunMessages.count
+            datagramRunMessages.withUnsafeBufferPointer { run in
+                counters.syscalls &+= Int(curing_sendmmsg_each(fd, run.baseAddress!, UInt32(n), datagramRunResults))
+            }
+            var k = 0
+            i = head
+            while i >= 0 {
+                datagramSendResults[Int(i)] = datagramRunResults[k]
+                k += 1
+                i = datagramSendNext[Int(i)]
             }
         }
-        for i in 0..<count {
+        for i in 0..<count where datagramSendFds[i] >= 0 {
             batch.append(Completion(userData: datagramSendTags[i], result: datagramSendResults[i], flags: 0))
         }
         datagramSendFds.removeAll(keepingCapacity: true)
         datagramSendMessages.removeAll(keepingCapacity: true)
         datagramSendTags.removeAll(keepingCapacity: true)
+        datagramSendNext.removeAll(keepingCapacity: true)
+        datagramChainFds.removeAll(keepingCapacity: true)
     }
 
-    /// Queued datagram sends on fd end with `result` (the fd is being closed or cancelled).
+    /// Queued datagram sends on fd end with `result` (the fd is being closed or cancelled):
+    /// marked cancelled in the queue, and the fd's chain dropped.
     private func failDatagramSends(fd: Int32, result: Int32) {
-        guard datagramSendFds.contains(fd) else { return }
-        var i = 0
-        while i < datagramSendFds.count {
-            if datagramSendFds[i] == fd {
-                pendingCompletions.append(Completion(userData: datagramSendTags[i], result: result, flags: 0))
-                datagramSendFds.remove(at: i)
-                datagramSendMessages.remove(at: i)
-                datagramSendTags.remove(at: i)
-            } else {
-                i += 1
-            }
+        guard Int(fd) < datagramChainCapacity, datagramChains[Int(fd)].head >= 0 else { return }
+        var i = datagramChains[Int(fd)].head
+        while i >= 0 {
+            pendingCompletions.append(Completion(userData: datagramSendTags[Int(i)], result: result, flags: 0))
+            datagramSendFds[Int(i)] = -1
+            i = datagramSendNext[Int(i)]
         }
+        datagramChains[Int(fd)] = (-1, -1)
+        datagramChainFds.removeAll { $0 == fd }
     }
 
     public func cancelReceive(fd: Int32, tag: UInt64) {
@@ -285,6 +348,7 @@ public final class EpollEngine: IOEngine {
     }
 
     public func send(fd: Int32, message: UnsafeMutablePointer<msghdr>, totalBytes: Int, tag: UInt64) {
+        counters.operations &+= 1
         let s = state(fd)
         s.pointee.sendTag = tag
         s.pointee.sendMessage = message
@@ -292,6 +356,8 @@ public final class EpollEngine: IOEngine {
     }
 
     public func shutdown(fd: Int32, how: Int32, tag: UInt64) {
+        counters.operations &+= 1
+        counters.syscalls &+= 1
         let r = Glibc.shutdown(fd, how)
         pendingCompletions.append(Completion(userData: OperationKind.shutdown.userData(tag: tag),
                                              result: r == 0 ? 0 : -errno, flags: 0))
@@ -303,16 +369,20 @@ public final class EpollEngine: IOEngine {
             let s = fdStates + Int(fd)
             if s.pointee.registered {
                 failAll(s, result: -ECANCELED)
+                counters.syscalls &+= 1
                 _ = curing_epoll_ctl(epfd, CURING_EPOLL_CTL_DEL, fd, 0, 0)
             }
             // A later fd with this number is a new file: forget everything about this one.
             // (A stale entry left in dirtyFds is skipped because `dirty` is false.)
             s.pointee = FdState()
         }
+        counters.operations &+= 1
+        counters.syscalls &+= 1
         Glibc.close(fd)
     }
 
     public func timeout(milliseconds: Int, tag: UInt64) {
+        counters.operations &+= 1
         timers.append((MonotonicClock.nowMs() + Int64(milliseconds), OperationKind.timeout.userData(tag: tag)))
     }
 
@@ -344,12 +414,14 @@ public final class EpollEngine: IOEngine {
             let untilNext = Int(max(0, next - MonotonicClock.nowMs()))
             waitMs = waitMs < 0 ? untilNext : min(waitMs, untilNext)
         }
+        counters.syscalls &+= 1
         let n = curing_epoll_wait(epfd, eventData, eventFlags, Int32(eventCapacity), Int32(waitMs))
         if n < 0 { throw SystemError(operation: "epoll_wait", errno: -n) }
         for i in 0..<Int(n) {
             let data = eventData[i]
             if data == Self.wakeMarker {
                 var value: UInt64 = 0
+                counters.syscalls &+= 1
                 _ = Glibc.read(wakeFd, &value, 8)
                 batch.append(Completion(userData: OperationKind.wake.userData(tag: 0), result: 8, flags: 0))
                 continue
@@ -403,11 +475,13 @@ public final class EpollEngine: IOEngine {
         if let tag = s.pointee.connectTag, s.pointee.writable {
             var err: Int32 = 0
             var len = socklen_t(MemoryLayout<Int32>.size)
+            counters.syscalls &+= 1
             getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len)
             s.pointee.connectTag = nil
             batch.append(Completion(userData: OperationKind.connect.userData(tag: tag), result: -err, flags: 0))
         }
         if let tag = s.pointee.sendTag, s.pointee.writable, let msg = s.pointee.sendMessage {
+            counters.syscalls &+= 1
             let r = sendmsg(fd, msg, CURING_MSG_NOSIGNAL | Int32(MSG_DONTWAIT))
             if r >= 0 {
                 s.pointee.sendTag = nil
@@ -424,6 +498,7 @@ public final class EpollEngine: IOEngine {
         if let tag = s.pointee.acceptTag, s.pointee.readable {
             var accepted = 0
             while accepted < acceptBudgetPerRound {
+                counters.syscalls &+= 1
                 let r = curing_accept4(fd, nil, nil, CURING_SOCK_NONBLOCK | CURING_SOCK_CLOEXEC)
                 if r >= 0 {
                     accepted += 1
@@ -459,6 +534,7 @@ public final class EpollEngine: IOEngine {
                 let id = freeBufferIDs[freeBufferCount - 1]
                 let left = s.pointee.receiveBytesLeft
                 // Whole buffers, as the kernel does: the read that reaches the limit may pass it.
+                counters.syscalls &+= 1
                 let r = Glibc.recv(fd, buffers.pointer(id), buffers.bufferSize, Int32(MSG_DONTWAIT))
                 if r > 0 {
                     freeBufferCount -= 1
@@ -503,7 +579,7 @@ public final class EpollEngine: IOEngine {
             let n = Int(curing_recvmmsg_layout(fd, datagramBuffers, UInt32(buffers.bufferSize), UInt32(Datagram.nameCapacity),
                                                UInt32(k), datagramResults))
             calls += 1
-            datagramSyscalls += 1
+            counters.syscalls &+= 1
             if n == -Int(EAGAIN) {
                 s.pointee.readable = false
                 return

@@ -28,6 +28,8 @@ public protocol IOEngine: AnyObject {
     var buffers: BufferPool { get }
     /// One line naming the engine, its sizes and the kernel features in use.
     var featureSummary: String { get }
+    /// Syscalls and operations so far (see `EngineCounters` for what each engine counts).
+    var counters: EngineCounters { get }
 
     func acceptMultishot(listener fd: Int32, tag: UInt64)
     /// `address` must stay valid until the next `wait` returns.

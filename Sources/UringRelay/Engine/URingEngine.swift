@@ -11,6 +11,7 @@ public final class URingEngine: IOEngine {
     public let kind = EngineKind.uring
     public let buffers: BufferPool
     public private(set) var featureSummary = ""
+    public private(set) var counters = EngineCounters()
 
     /// Environment hook for tests: makes ring set-up fail with this errno name (EPERM, ENOSYS…).
     public static let failSetupEnvironmentVariable = "URING_RELAY_FAIL_URING_SETUP"
@@ -205,6 +206,7 @@ public final class URingEngine: IOEngine {
         var cancelled = false
         var cqe: UnsafeMutablePointer<io_uring_cqe>? = nil
         for _ in 0..<8 {
+            counters.syscalls += 1
             guard io_uring_submit_and_wait(ring, 1) >= 0, io_uring_peek_cqe(ring, &cqe) == 0, let e = cqe else { break }
             let c = Completion(userData: e.pointee.user_data, result: e.pointee.res, flags: e.pointee.flags)
             io_uring_cqe_seen(ring, e)
@@ -229,11 +231,19 @@ public final class URingEngine: IOEngine {
 
     @inline(__always)
     private func nextSQE() -> UnsafeMutablePointer<io_uring_sqe> {
+        counters.operations &+= 1
         if let sqe = io_uring_get_sqe(ring) { return sqe }
         // SQ full: push what is queued to the kernel and take a fresh slot.
-        _ = io_uring_submit(ring)
+        submitNow()
         guard let sqe = io_uring_get_sqe(ring) else { fatalError("io_uring SQ still full after submit") }
         return sqe
+    }
+
+    /// io_uring_submit, counted: at most one io_uring_enter.
+    @inline(__always)
+    private func submitNow() {
+        counters.syscalls &+= 1
+        _ = io_uring_submit(ring)
     }
 
     private func armWake() {
@@ -310,7 +320,7 @@ public final class URingEngine: IOEngine {
         io_uring_sqe_set_data64(sqe, OperationKind.cancel.userData(tag: tag))
         // Submit at once: until the cancel reaches the kernel, the multishot receive keeps
         // filling buffers at every task-work run, which is what backpressure is stopping.
-        _ = io_uring_submit(ring)
+        submitNow()
     }
 
     public func cancelAll(fd: Int32) {
@@ -364,7 +374,7 @@ public final class URingEngine: IOEngine {
         io_uring_prep_timeout(sqe, timeoutSpec, 0, 0)
         io_uring_sqe_set_data64(sqe, OperationKind.timeout.userData(tag: tag))
         // The kernel copies the timespec when it reads the SQE: submit now so one spec suffices.
-        _ = io_uring_submit(ring)
+        submitNow()
     }
 
     @inline(__always)
@@ -381,6 +391,7 @@ public final class URingEngine: IOEngine {
         batch.removeAll(keepingCapacity: true)
         publishReleasedBuffers()
         let mustNotBlock = !syntheticCompletions.isEmpty || io_uring_cq_ready(ring) > 0
+        counters.syscalls &+= 1
         let ret = curing_submit_and_wait_ms(ring, mustNotBlock ? 0 : 1, mustNotBlock ? 0 : Int32(timeoutMs))
         if ret < 0 && ret != -EAGAIN && ret != -EBUSY {
             throw SystemError(operation: "io_uring_enter", errno: -ret)

@@ -29,3 +29,22 @@ extension Socket {
         }
     }
 }
+
+extension Socket {
+    /// A nonblocking, CLOEXEC UDP socket bound to `local` and connected to `remote`: plain
+    /// `send` goes to `remote`, only `remote` can send to it, and an ICMP port unreachable for
+    /// what it sent comes back as ECONNREFUSED on a later send (the kernel reports ICMP errors
+    /// only to connected UDP sockets, unless IP_RECVERR). `receiveBuffer` caps what `remote`
+    /// can queue on it if nobody reads it.
+    public static func makeConnectedDatagramSocket(local: SocketAddress, remote: SocketAddress,
+                                                   receiveBuffer: Int32? = nil) throws(SystemError) -> Int32 {
+        let fd = try makeDatagramSocket(local, receiveBuffer: receiveBuffer)
+        let rc = remote.withSockAddr { Glibc.connect(fd, $0, $1) }
+        if rc != 0 {
+            let e = SystemError.lastError("connect \(remote)")
+            close(fd)
+            throw e
+        }
+        return fd
+    }
+}

@@ -32,8 +32,10 @@ private enum Kind: UInt8 {
 /// Each datagram is received once into a pool buffer (multishot receive over the engine's
 /// buffer ring); every destination's send references that same buffer through one shared
 /// iovec, and a per-buffer reference count gives the buffer back when the last send
-/// completes. All sends a batch of completions produces are queued before the next `wait`,
-/// so io_uring submits them with one io_uring_enter (epoll: one sendmmsg per run).
+/// completes. Each destination has its own connected socket pair (`RTPDestinationSockets`),
+/// so its sends are plain sends and an ICMP port unreachable comes back to it alone. All
+/// sends a batch of completions produces are queued before the next `wait`, so io_uring
+/// submits them with one io_uring_enter (epoll: one sendmmsg per destination socket).
 ///
 /// Fixed capacity, nothing unbounded: datagrams in flight are bounded by the pool; sends in
 /// flight by `maxSendsInFlight` slots (a datagram waits in a FIFO, itself bounded by the pool,
@@ -52,6 +54,9 @@ final class RTPFanout<Engine: IOEngine> {
         var active = false
         var inFlight: Int32 = 0
         var activeIndex: Int32 = -1
+        /// Its connected sockets (RTPDestinationSockets), -1 when the slot is free.
+        var rtpFd: Int32 = -1
+        var rtcpFd: Int32 = -1
         var rtpSent = 0
         var rtpBytes = 0
         var rtcpSent = 0
@@ -70,11 +75,9 @@ final class RTPFanout<Engine: IOEngine> {
     private var rtpFd: Int32
     private var rtcpFd: Int32
 
-    // Destinations: slots with stable addresses (RTP at 2i, RTCP at 2i+1).
+    // Destinations: slots with stable addresses.
     private let destinationCapacity: Int
     private let destinations: UnsafeMutablePointer<DestinationSlot>
-    private let addresses: UnsafeMutablePointer<sockaddr_storage>
-    private let addressLengths: UnsafeMutablePointer<socklen_t>
     private var destinationAddresses: [SocketAddress?]
     private var activeList: [Int32] = []
     private var freeDestinations: [Int32]
@@ -135,10 +138,6 @@ final class RTPFanout<Engine: IOEngine> {
         destinationCapacity = config.maxDestinations
         destinations = .allocate(capacity: destinationCapacity)
         destinations.initialize(repeating: DestinationSlot(), count: destinationCapacity)
-        addresses = .allocate(capacity: 2 * destinationCapacity)
-        addresses.initialize(repeating: sockaddr_storage(), count: 2 * destinationCapacity)
-        addressLengths = .allocate(capacity: 2 * destinationCapacity)
-        addressLengths.initialize(repeating: 0, count: 2 * destinationCapacity)
         destinationAddresses = Array(repeating: nil, count: destinationCapacity)
         freeDestinations = (0..<Int32(destinationCapacity)).reversed()
         activeList.reserveCapacity(destinationCapacity)
@@ -174,8 +173,6 @@ final class RTPFanout<Engine: IOEngine> {
 
     deinit {
         destinations.deallocate()
-        addresses.deallocate()
-        addressLengths.deallocate()
         messages.deallocate()
         sendBuffer.deallocate()
         sendDestination.deallocate()
@@ -213,6 +210,9 @@ final class RTPFanout<Engine: IOEngine> {
         if config.statsIntervalMs > 0 { Log.info(statsLine()) }
         engine.close(fd: rtpFd, tag: 0)
         engine.close(fd: rtcpFd, tag: 0)
+        // No send is in flight any more (the loop waited for every slot), so the destinations'
+        // sockets can go.
+        for slot in 0..<destinationCapacity where destinations[slot].rtpFd >= 0 { closeSockets(Int32(slot)) }
         try engine.wait(into: &batch, timeoutMs: 0)
     }
 
@@ -404,20 +404,21 @@ final class RTPFanout<Engine: IOEngine> {
             engine.sendDatagram(fd: rtcpFd, message: m, tag: UInt64(slot))
             count = 1
         } else {
-            let fd = kind == .rtp ? rtpFd : rtcpFd
-            let which = kind == .rtp ? 0 : 1
+            let isRTP = kind == .rtp
             for d in activeList {
                 let slot = takeSendSlot()
                 let m = messages + Int(slot)
-                let a = Int(d) &* 2 &+ which
-                m.pointee.msg_name = UnsafeMutableRawPointer(addresses + a)
-                m.pointee.msg_namelen = addressLengths[a]
+                let dst = destinations + Int(d)
+                let fd = isRTP ? dst.pointee.rtpFd : dst.pointee.rtcpFd
+                // Connected socket: no name, a plain send.
+                m.pointee.msg_name = nil
+                m.pointee.msg_namelen = 0
                 m.pointee.msg_iov = iov
                 m.pointee.msg_iovlen = 1
                 sendBuffer[Int(slot)] = id
                 sendDestination[Int(slot)] = d
                 sendKind[Int(slot)] = kind
-                destinations[Int(d)].inFlight &+= 1
+                dst.pointee.inFlight &+= 1
                 engine.sendDatagram(fd: fd, message: m, tag: UInt64(slot))
                 count &+= 1
             }
@@ -487,11 +488,20 @@ final class RTPFanout<Engine: IOEngine> {
         if !commands.isEmpty { publishStats() }
     }
 
-    /// Adds a destination at once (on the worker thread). `RTPRelay` has checked the family,
-    /// the port and the count.
+    /// Adds a destination at once (on the worker thread), opening its socket pair here so that
+    /// sockets exist only for slots (2 fds per slot at most, which `RTPRelay` checked against
+    /// RLIMIT_NOFILE). `RTPRelay` has checked the family, the port and the count.
     func addDestination(id: RTPDestinationID, address: SocketAddress) {
         guard let slot = freeDestinations.popLast() else {
+            stats.destinationSetupFailures += 1
             Log.warning("rtp relay: no room for destination \(address) (\(destinationCapacity) in use)")
+            return
+        }
+        let sockets: RTPDestinationSockets
+        do { sockets = try RTPDestinationSockets.open(listen: config.listen, destination: address) } catch {
+            freeDestinations.append(slot)
+            stats.destinationSetupFailures += 1
+            Log.warning("rtp relay: destination \(address) not added: \(error)")
             return
         }
         let dst = destinations + Int(slot)
@@ -500,12 +510,10 @@ final class RTPFanout<Engine: IOEngine> {
         dst.pointee.used = true
         dst.pointee.active = true
         dst.pointee.activeIndex = Int32(activeList.count)
+        dst.pointee.rtpFd = sockets.rtp
+        dst.pointee.rtcpFd = sockets.rtcp
         activeList.append(slot)
         let rtcp = address.withPort(address.port + 1)
-        addresses[Int(slot) * 2] = address.storage
-        addressLengths[Int(slot) * 2] = address.length
-        addresses[Int(slot) * 2 + 1] = rtcp.storage
-        addressLengths[Int(slot) * 2 + 1] = rtcp.length
         destinationAddresses[Int(slot)] = address
         slotByID[id.raw] = slot
         slotByRTCPAddress[rtcp] = slot
@@ -534,9 +542,20 @@ final class RTPFanout<Engine: IOEngine> {
     }
 
     private func recycleDestination(_ slot: Int32) {
+        closeSockets(slot)
         destinations[Int(slot)] = DestinationSlot()
         destinationAddresses[Int(slot)] = nil
         freeDestinations.append(slot)
+    }
+
+    /// Only once the destination has no send in flight: a closed fd number can be reused at
+    /// once, and a send still queued on it would go to the new socket.
+    private func closeSockets(_ slot: Int32) {
+        let dst = destinations + Int(slot)
+        engine.close(fd: dst.pointee.rtpFd, tag: 0)
+        engine.close(fd: dst.pointee.rtcpFd, tag: 0)
+        dst.pointee.rtpFd = -1
+        dst.pointee.rtcpFd = -1
     }
 
     // MARK: - Stats
@@ -558,7 +577,7 @@ final class RTPFanout<Engine: IOEngine> {
                 reportedFractionLost: d.fractionLost, reportedCumulativeLost: d.cumulativeLost, reportedJitter: d.jitter)
         }
         s.destinations.sort { $0.id.raw < $1.id.raw }
-        if let e = engine as? EpollEngine { s.datagramSyscalls = e.datagramSyscalls }
+        s.engine = engine.counters
         shared.stats.withLock { $0 = s }
     }
 
@@ -582,6 +601,7 @@ final class RTPFanout<Engine: IOEngine> {
         line += "; rtcp \(s.rtcpPackets) (sr \(s.senderReports), rr \(rr), non-rtcp \(s.nonRTCP))"
         line += "; \(s.destinations.count) destinations: sent \(sent), dropped \(full + refused + other)"
         line += " (full \(full), refused \(refused), other \(other))"
+        line += "; engine \(s.engine.syscalls) syscalls, \(s.engine.operations) operations"
         return line
     }
 }

@@ -52,6 +52,7 @@ public final class RTPRelay: Sendable {
         if config.destinations.count > config.maxDestinations {
             throw RelayStartError("\(config.destinations.count) destinations, more than the maximum \(config.maxDestinations)")
         }
+        try checkFileDescriptorLimit()
         let (rtpFd, rtcpFd) = try bindPair()
         let rtp: SocketAddress
         let rtcp: SocketAddress
@@ -126,6 +127,24 @@ public final class RTPRelay: Sendable {
             + (config.rtcpToSource ? "; receiver reports forwarded to the source" : "")
         return StartInfo(rtpAddress: rtp, rtcpAddress: rtcp, engine: kind, engineSummary: outcome.summary,
                          destinations: ids, banner: banner)
+    }
+
+    /// Beyond the destinations' sockets: the two listen sockets, the engine's ring (or epoll
+    /// instance) and eventfd, and a little room.
+    static var fileDescriptorReserve: Int { 16 }
+
+    /// Each destination holds 2 fds (its connected RTP and RTCP sockets), so `maxDestinations`
+    /// must fit in RLIMIT_NOFILE (raised to the hard limit first) next to what is already
+    /// open; found out here rather than as EMFILE on the thousandth receiver.
+    private func checkFileDescriptorLimit() throws(RelayStartError) {
+        let limit = FileDescriptorLimit.raiseToHardLimit()
+        let open = max(0, Socket.openFileDescriptorCount())
+        let needed = open + 2 * config.maxDestinations + Self.fileDescriptorReserve
+        guard needed > limit else { return }
+        let fit = max(0, (limit - open - Self.fileDescriptorReserve) / 2)
+        throw RelayStartError("--max-destinations \(config.maxDestinations) needs \(2 * config.maxDestinations) file descriptors "
+            + "(a connected RTP and RTCP socket per destination) besides the \(open) open, but RLIMIT_NOFILE is \(limit): "
+            + "use --max-destinations \(fit) or less, or raise the limit (ulimit -n)")
     }
 
     /// RTP on the listen port and RTCP on the next one; with port 0, an even port whose

@@ -26,7 +26,8 @@ public struct RTPRelayStats: Sendable, Equatable {
         /// Lost because the socket had no room (EAGAIN, ENOBUFS): a destination or path that
         /// cannot keep up.
         public var droppedFull: Int
-        /// Lost to ECONNREFUSED (an ICMP port unreachable came back).
+        /// Lost to ECONNREFUSED: an ICMP port unreachable came back for an earlier datagram
+        /// (reported on the destination's own connected socket at its next send, which fails).
         public var droppedRefused: Int
         /// Lost to any other send error.
         public var droppedOther: Int
@@ -56,8 +57,12 @@ public struct RTPRelayStats: Sendable, Equatable {
     public var rtcpToSource = 0
     /// Sources beyond the tracked maximum (counted in rtpPackets only).
     public var untrackedSourcePackets = 0
-    /// Engine syscalls for datagrams (epoll: recvmmsg/sendmmsg; io_uring: not counted here).
-    public var datagramSyscalls = 0
+    /// `addDestination` requests that did not become destinations: no free slot, or their
+    /// sockets could not be opened (the cause is logged).
+    public var destinationSetupFailures = 0
+    /// The worker's engine so far: syscalls (io_uring: io_uring_enter calls) and operations
+    /// (io_uring: SQEs), for syscalls-per-packet figures.
+    public var engine = EngineCounters()
 
     public init() {}
 }
