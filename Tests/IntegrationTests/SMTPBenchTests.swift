@@ -15,8 +15,7 @@ import Testing
     }
 
     @Test func loadGeneratorAgainstSinkDirectly() throws {
-        let fdsBefore = Socket.openFileDescriptorCount()
-        do {
+        try expectNoFileDescriptorLeak {
             let sink = try SMTPSink(cpu: nil)
             sink.start()
             defer { sink.stop() }
@@ -37,7 +36,6 @@ import Testing
             #expect(!wrong.valid)
             #expect(wrong.problems.contains { $0.contains("Received field") })
         }
-        #expect(Socket.openFileDescriptorCount() == fdsBefore)
     }
 
     @Test(arguments: [SMTPRelayMode.smtp, .tcp], ["uring", "epoll"])

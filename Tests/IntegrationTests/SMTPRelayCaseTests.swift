@@ -474,3 +474,89 @@ extension Array where Element == UInt8 {
         }
     }
 }
+
+/// What a new user's trial found, through the running relay on both engines.
+@Suite(.serialized) struct SMTPRelayTrialTests {
+    typealias Rig = SMTPRelayCaseTests.Rig
+
+    @Test(arguments: engines)
+    func dataAfterABDATChunkIsRefusedAndTheSessionGoesOn(engine: EngineChoice) throws {
+        guard SMTPRelayCaseTests.available(engine) else { return }
+        try expectNoFileDescriptorLeak {
+            let rig = try Rig(engine)
+            defer { rig.stop() }
+            let c = try rig.client()
+            #expect(try c.command("MAIL FROM:<a@example.org>") == 250)
+            #expect(try c.command("RCPT TO:<b@example.net>") == 250)
+            try c.send("BDAT 4\r\nabcdDATA\r\nRCPT TO:<x@example.net>\r\nNOOP\r\n")
+            #expect(try c.codes(4) == [250, 503, 503, 250])
+            // RSET drops the half-sent message (the upstream connection with it); the next
+            // message goes through.
+            #expect(try c.command("RSET") == 250)
+            #expect(try c.command("MAIL FROM:<a@example.org>") == 250)
+            #expect(try c.command("RCPT TO:<b@example.net>") == 250)
+            #expect(try c.command("DATA") == 354)
+            #expect(try c.command("Subject: after\r\n\r\nok\r\n.") == 250)
+            #expect(try c.command("QUIT") == 221)
+            let messages = try rig.upstream.waitForMessages(count: 1)
+            #expect(messages.count == 1, "the abandoned BDAT message never completed upstream")
+            #expect(rig.relay.waitForNoActiveConnections())
+        }
+    }
+
+    @Test(arguments: engines)
+    func upstreamLostDuringRcptIsTransientForEveryRecipient(engine: EngineChoice) throws {
+        guard TestEnvironment.canRun(engine), SMTPSinkPeer.canRun(), SwaksClient.canRun() else { return }
+        var options = SMTPSinkOptions()
+        options.disconnectOn = ["RCPT"]
+        let sink = try SMTPSinkPeer(options)
+        let relay = try SMTPRelayUnderTest(engine, upstream: sink.address)
+        defer { relay.stop(); sink.stop() }
+        let r = try SwaksClient.send(to: relay.address, recipients: ["a@sink.test", "b@sink.test"], data: SMTPPeerSelfTests.message,
+                                     pipelining: true)
+        let rcpt = r.codes(for: "RCPT")
+        #expect(!rcpt.isEmpty && rcpt.allSatisfy { $0 >= 400 && $0 < 500 }, "never a 5xx for upstream trouble: \(r.transcript)")
+    }
+
+    @Test(arguments: engines)
+    func clientOutsideAllowNeverReachesTheUpstream(engine: EngineChoice) throws {
+        guard SMTPRelayCaseTests.available(engine) else { return }
+        let rig = try Rig(engine, configure: { $0.allow = [try! CIDR.parse("10.0.0.0/8")] })
+        defer { rig.stop() }
+        let c = try rig.client()
+        #expect(try c.command("MAIL FROM:<a@example.org>") == 250)
+        #expect(try c.command("RCPT TO:<b@example.net>") == 554)
+        #expect(try c.command("QUIT") == 221)
+        #expect(rig.upstream.connectionCount == 0)
+    }
+
+    @Test(arguments: engines)
+    func relayPointedAtItselfNoticesTheLoop(engine: EngineChoice) throws {
+        guard TestEnvironment.canRun(engine) else { return }
+        try expectNoFileDescriptorLeak {
+            // Bind first to learn the port, then aim the relay's upstream at its own listener.
+            let probe = try Blocking.listen(.ipv4Loopback(port: 0))
+            let address = probe.address
+            close(probe.fd)
+            let relay = try SMTPRelayUnderTest(engine, upstream: address, listen: address)
+            defer { relay.stop() }
+            let c = try SMTPTestClient(relay.address)
+            try c.hello()
+            #expect(try c.command("MAIL FROM:<a@example.org>") == 451)
+            #expect(try c.command("QUIT") == 221)
+            #expect(relay.waitForNoActiveConnections(), "the relay's session with itself is gone too")
+        }
+    }
+
+    @Test(arguments: engines)
+    func unspecifiedIPv6ListenServesIPv4Clients(engine: EngineChoice) throws {
+        guard SMTPRelayCaseTests.available(engine) else { return }
+        let upstream = try SMTPUpstreamPeer()
+        let relay = try SMTPRelayUnderTest(engine, upstream: upstream.address, listen: .ipv6Any(port: 0))
+        defer { relay.stop(); _ = upstream.stop() }
+        let c = try SMTPTestClient(.ipv4Loopback(port: relay.address.port))
+        try c.hello()
+        #expect(try c.command("MAIL FROM:<a@example.org>") == 250)
+        #expect(try c.command("RCPT TO:<b@example.net>") == 250, "127.0.0.1 as ::ffff:127.0.0.1 is inside the default --allow")
+    }
+}

@@ -195,11 +195,12 @@ import Testing
         let r2 = Self.scanAllWays(ok + long + Self.bytes("x\r\n.\r\nQUIT"))
         #expect(r2.violation == .lineTooLong && r2.ended && r2.consumed == ok.count + long.count + 6)
         #expect(r2.forwarded.count <= ok.count + 998)
-        // A stuffed dot counts as received.
-        let dotted = [46] + [UInt8](repeating: 65, count: 998) + [13, 10]
-        #expect(Self.scanAllWays(dotted + Self.bytes(".\r\n")).violation == .lineTooLong)
-        let dottedOK = [46] + [UInt8](repeating: 65, count: 997) + [13, 10]
+        // The leading transparency dot does not count (RFC 5321 4.5.3.1.6): 1001 octets on
+        // the wire are a legal 1000-octet line.
+        let dottedOK = [46] + [UInt8](repeating: 65, count: 998) + [13, 10]
         #expect(Self.scanAllWays(dottedOK + Self.bytes(".\r\n")).violation == nil)
+        let dotted = [46] + [UInt8](repeating: 65, count: 999) + [13, 10]
+        #expect(Self.scanAllWays(dotted + Self.bytes(".\r\n")).violation == .lineTooLong)
     }
 
     @Test func sizeLimit() {

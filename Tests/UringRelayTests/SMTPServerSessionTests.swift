@@ -190,4 +190,64 @@ import Testing
         h.feed("EHLO c.test\r\nNOOP " + String(repeating: "x", count: 600) + "\r\nNOOP\r\n")
         #expect(h.codes == [220, 250, 500, 250])
     }
+
+    // MARK: - Found by a new user's trial
+
+    @Test(arguments: ["DATA", "RCPT TO:<x@example.net>"])
+    func dataOrRcptAfterABDATChunkIsASequenceError(command: String) {
+        var h = Harness()
+        h.feed("EHLO c.test\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nBDAT 4\r\nabcd\(command)\r\nNOOP\r\n")
+        #expect(h.codes == [220, 250, 250, 250, 250, 503, 250], "\(h.replies)")
+        #expect(h.upstream.filter { $0 == "DATA" }.count == 1, "only the BDAT's own DATA went upstream")
+    }
+
+    @Test func upstreamLostDuringRcptMakesTheRestOfTheTransactionTransient() {
+        var h = Harness()
+        h.feed("EHLO c.test\r\nMAIL FROM:<a@example.org>\r\n")
+        // The first RCPT is sent upstream; the upstream goes away before answering.
+        let (used, actions) = Array("RCPT TO:<b@example.net>\r\nRCPT TO:<c@example.net>\r\nDATA\r\nbody\r\n.\r\n".utf8)
+            .withUnsafeBytes { h.session.receive($0) }
+        #expect(actions.contains { if case .upstreamRcpt = $0 { return true } else { return false } })
+        h.pending = Array(Array("RCPT TO:<b@example.net>\r\nRCPT TO:<c@example.net>\r\nDATA\r\nbody\r\n.\r\n".utf8)[used...])
+        h.perform(h.session.upstreamFailed("gone"))
+        h.pump()
+        #expect(h.codes == [220, 250, 250, 451, 451, 451], "every later command of the transaction: transient, \(h.replies)")
+        #expect(h.messagesDelivered == 0)
+    }
+
+    @Test func clientThatMayNotRelayNeverReachesTheUpstream() {
+        var h = Harness(relayAllowed: false)
+        h.feed("EHLO c.test\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
+        h.feed("RSET\r\n")
+        #expect(h.codes == [220, 250, 250, 554, 554, 250])
+        #expect(h.upstream.isEmpty, "\(h.upstream)")
+    }
+
+    @Test func transparencyDotIsNotCountedInTheLineLimit() {
+        var ok = Harness()
+        ok.feed(Self.envelope + ".." + String(repeating: "a", count: 997) + "\r\n.\r\n")
+        #expect(ok.codes.last == 250, "a 1000-octet line after unstuffing is legal: \(ok.replies.last!)")
+        var long = Harness()
+        long.feed(Self.envelope + ".." + String(repeating: "a", count: 998) + "\r\n.\r\n")
+        #expect(long.codes.last == 550, "1001 octets after unstuffing is not")
+    }
+
+    @Test func eightBitHeloNameStaysOutOfTheReceivedHeader() {
+        var h = Harness()
+        h.feed("EHLO \u{fc}n\u{ef}.de\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nx\r\n.\r\n")
+        let header = h.body.prefix { $0 != 10 }
+        #expect(!header.isEmpty)
+        #expect(header.allSatisfy { $0 < 0x80 }, "\(h.bodyText.prefix(80))")
+    }
+
+    @Test func greetingCarriesTheLoopToken() {
+        var policy = SMTPServerPolicy(hostname: "relay.test", relayAllowed: true, clientIP: "127.0.0.1")
+        policy.greetingToken = "tok123"
+        let s = SMTPServerSession(policy: policy, traceStamp: { ("ID", 0) })
+        #expect(s.greeting() == [.reply(SMTPReply(code: 220, "relay.test ESMTP tok123"))])
+        var client = SMTPUpstreamClient(heloName: "relay.test", loopToken: "tok123")
+        let events = client.receive(Array("220 relay.test ESMTP tok123\r\n".utf8))
+        #expect(events.count == 1)
+        if case .failed(let reason) = events.first { #expect(reason.contains("loop")) } else { Issue.record("no loop detected: \(events)") }
+    }
 }

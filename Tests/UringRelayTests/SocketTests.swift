@@ -250,3 +250,20 @@ import Testing
         #expect("\(e)" == e.description)
     }
 }
+
+@Suite struct DualStackListenerTests {
+    /// "[::]:P" is every client: an IPv4 client reaches it as an IPv4-mapped address.
+    @Test func unspecifiedIPv6ListenerTakesIPv4Clients() throws {
+        let listener = try Socket.makeListener(.ipv6Any(port: 0), reusePort: false)
+        defer { close(listener) }
+        var v6only: Int32 = -1
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(listener, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &v6only, &length)
+        #expect(v6only == 0)
+        let port = try Socket.localAddress(of: listener).port
+        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(client) }
+        let rc = SocketAddress.ipv4Loopback(port: port).withSockAddr { connect(client, $0, $1) }
+        #expect(rc == 0, "IPv4 connect to [::]:\(port): errno \(errno)")
+    }
+}

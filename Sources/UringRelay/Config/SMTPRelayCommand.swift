@@ -11,7 +11,7 @@ public enum SMTPRelayCommand {
             FlagSpec("listen", value: "HOST:PORT", help: "address to accept SMTP clients on, e.g. 127.0.0.1:2525 or [::1]:2525"),
             FlagSpec("upstream", value: "HOST:PORT", help: "the smarthost every message is relayed to"),
             FlagSpec("hostname", value: "NAME", help: "our name in the greeting, EHLO and Received headers", default: "this machine's host name"),
-            FlagSpec("allow", value: "CIDR", help: "clients that may relay (repeatable); others get 554 5.7.1 at RCPT",
+            FlagSpec("allow", value: "CIDR", help: "clients that may relay; others get 554 5.7.1 at RCPT",
                      repeatable: true, default: "127.0.0.0/8 and ::1/128"),
             FlagSpec("max-size", value: "BYTES", help: "largest message accepted (552 beyond; SIZE in EHLO)", default: "25M"),
             FlagSpec("max-rcpt", value: "N", help: "recipients per message (452 beyond)", default: "100"),
@@ -74,7 +74,8 @@ public enum SMTPRelayCommand {
     /// nothing that could break a line or a header may pass.
     static func isValidHostname(_ name: String) -> Bool {
         let bytes = Array(name.utf8)
-        guard !bytes.isEmpty, bytes.count <= 255, bytes.first != UInt8(ascii: "."), bytes.first != UInt8(ascii: "-") else {
+        guard !bytes.isEmpty, bytes.count <= 255, bytes.first != UInt8(ascii: "."), bytes.first != UInt8(ascii: "-"),
+              bytes.last != UInt8(ascii: "."), !name.contains("..") else {
             return false
         }
         return bytes.allSatisfy { b in

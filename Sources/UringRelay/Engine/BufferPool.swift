@@ -23,7 +23,7 @@ public final class BufferPool {
         mappedBytes = count * bufferSize
         // mmap: page-aligned, stable address, zero-filled lazily by the kernel.
         let p = mmap(nil, mappedBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-        guard let p, p != MAP_FAILED else { throw SystemError(operation: "mmap buffer pool", errno: errno) }
+        guard let p, p != MAP_FAILED else { throw SystemError(operation: "mmap buffer pool of \(count) × \(bufferSize) B (\(mappedBytes >> 20) MiB)", errno: errno) }
         base = p
     }
 

@@ -10,8 +10,9 @@ public enum Socket {
     private static let streamType = CURING_SOCK_STREAM | CURING_SOCK_NONBLOCK | CURING_SOCK_CLOEXEC
 
     /// A nonblocking listening TCP socket bound to `address`.
-    /// Sets SO_REUSEADDR, SO_REUSEPORT when `reusePort`, and IPV6_V6ONLY=1 on IPv6 sockets
-    /// (so "[::]:P" and "0.0.0.0:P" are separate listeners).
+    /// Sets SO_REUSEADDR, SO_REUSEPORT when `reusePort`, and IPV6_V6ONLY: off for the
+    /// unspecified address, so "[::]:P" means every client, IPv4 ones too (as IPv4-mapped
+    /// addresses), whatever net.ipv6.bindv6only says; on for any other IPv6 address.
     public static func makeListener(_ address: SocketAddress, reusePort: Bool, backlog: Int32 = 4096) throws(SystemError) -> Int32 {
         let fd = socket(address.family, streamType, 0)
         if fd < 0 { throw SystemError.lastError("socket \(address)") }
@@ -21,7 +22,8 @@ public enum Socket {
                 try setIntOption(fd, SOL_SOCKET, SO_REUSEPORT, 1, "setsockopt SO_REUSEPORT \(address)")
             }
             if address.family == AF_INET6 {
-                try setIntOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1, "setsockopt IPV6_V6ONLY \(address)")
+                let v6only: Int32 = address.ipString == "::" ? 0 : 1
+                try setIntOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, v6only, "setsockopt IPV6_V6ONLY \(address)")
             }
             let rc = address.withSockAddr { bind(fd, $0, $1) }
             if rc != 0 { throw SystemError.lastError("bind \(address)") }

@@ -103,7 +103,7 @@ public final class RelayServer<Mode: RelayMode>: Sendable {
         let pool = config.buffersPerWorker * config.bufferSize
         let banner = mode.bannerPrefix(listenAddress: boundAddress) + "; engine \(summary); "
             + "\(config.threads) worker thread(s); buffer pool \(config.buffersPerWorker) × \(config.bufferSize) B "
-            + "= \(pool >> 20) MiB per worker; " + mode.bannerSuffix
+            + "= \(pool >= 1 << 20 ? "\(pool >> 20) MiB" : "\(pool >> 10) KiB") per worker; " + mode.bannerSuffix
         return StartInfo(listenAddress: boundAddress, engine: selection.kind, engineSummary: summary, banner: banner)
     }
 

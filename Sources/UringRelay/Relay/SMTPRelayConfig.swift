@@ -36,6 +36,10 @@ public struct SMTPRelayConfig: RelayModeConfig {
         self.hostname = hostname
     }
 
+    /// Shown in our greeting and looked for in the upstream's: one per process, so a relay
+    /// whose upstream is itself (directly or through a TCP forwarder) notices.
+    public static let loopToken = "uring-relay-" + String(UInt64.random(in: 1...UInt64.max), radix: 36)
+
     public static let loopbackOnly: [CIDR] = [try! CIDR.parse("127.0.0.0/8"), try! CIDR.parse("::1/128")]
 
     /// Whether a client at `address` may relay.

@@ -212,6 +212,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
         policy.maxMessageBytes = config.maxMessageBytes
         policy.maxRecipients = config.maxRecipients
         policy.bareLineEndings = config.bareLineEndings
+        policy.greetingToken = SMTPRelayConfig.loopToken
         sessionsStarted += 1
         let idPrefix = String(workerIndex, radix: 16, uppercase: true) + String(sessionsStarted, radix: 16, uppercase: true)
         let session = SMTPServerSession(policy: policy) {
@@ -446,7 +447,16 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
                 closeUpstream(ui, abortive: true)
             }
         case .upstreamReset:
-            if let ui = conn.upstream, let u = upstreams[ui], !u.closing { request(.reset, ui, u) }
+            guard let ui = conn.upstream, let u = upstreams[ui], !u.closing else { break }
+            if u.client.state == .body {
+                // RSET cannot interrupt a body (it would be read as body text): the message
+                // in flight is dropped with the connection instead.
+                conn.upstream = nil
+                u.owner = nil
+                closeUpstream(ui, abortive: true)
+            } else {
+                request(.reset, ui, u)
+            }
         case .close:
             conn.closeAfterFlush = true
         }
@@ -489,6 +499,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
         }
         upstreamGenerations[ui] = (upstreamGenerations[ui] &+ 1) & RelayTag.generationMask
         let u = SMTPUpstreamConnection(fd: fd, generation: upstreamGenerations[ui], heloName: config.hostname,
+                                       loopToken: SMTPRelayConfig.loopToken,
                                        outCapacity: Self.upstreamOutCapacity, nowMs: nowMs)
         upstreams[ui] = u
         liveUpstreams += 1
@@ -527,6 +538,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
 
     private func request(_ r: SMTPUpstreamRequest, _ ui: Int, _ u: SMTPUpstreamConnection) {
         if !u.client.isAwaitingReply { u.lastProgressMs = nowMs }
+        if let owner = u.owner, let conn = clients[owner] { conn.lastActivityMs = nowMs }
         apply(u.client.request(r), ui, u)
     }
 
@@ -702,6 +714,20 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
                 } else if let deadline = drainDeadlineMs, nowMs >= deadline + 1000 {
                     closeClient(index, conn, abortive: true)  // it did not take even the 421
                 }
+                continue
+            }
+            // A session waiting on an upstream that owes nothing (a bug, or a connection gone
+            // without a word) must not wait forever: the upstream timers bound every wait.
+            if conn.session.isWaitingForUpstream
+                && nowMs - conn.lastActivityMs >= Int64(config.connectTimeoutMs + config.upstreamTimeoutMs) {
+                if let ui = conn.upstream, upstreams[ui] != nil {
+                    conn.upstream = nil
+                    upstreams[ui]!.owner = nil
+                    closeUpstream(ui, abortive: true)
+                }
+                conn.lastActivityMs = nowMs
+                sessionUpstreamFailed(index, conn, "Upstream did not answer; try again later")
+                pump(index, conn)
                 continue
             }
             // The client owes us something when it has nothing pending with us (no unconsumed

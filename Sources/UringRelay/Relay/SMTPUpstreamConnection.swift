@@ -22,10 +22,10 @@ final class SMTPUpstreamConnection {
     var lastProgressMs: Int64
     var parkedSinceMs: Int64 = 0
 
-    init(fd: Int32, generation: UInt32, heloName: String, outCapacity: Int, nowMs: Int64) {
+    init(fd: Int32, generation: UInt32, heloName: String, loopToken: String?, outCapacity: Int, nowMs: Int64) {
         self.fd = fd
         self.generation = generation
-        client = SMTPUpstreamClient(heloName: heloName)
+        client = SMTPUpstreamClient(heloName: heloName, loopToken: loopToken)
         out = ByteRing(capacity: outCapacity)
         lastProgressMs = nowMs
     }

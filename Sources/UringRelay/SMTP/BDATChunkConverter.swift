@@ -88,7 +88,7 @@ public struct BDATChunkConverter: Sendable {
                     prefix = Self.dotBytes
                     fwdStart = i
                     fwdEnd = i
-                    lineLength = 1
+                    lineLength = 0  // the stuffing dot does not count (RFC 5321 4.5.3.1.6)
                 }
                 let j = SMTPTextScan.firstSpecial(input, from: i + 1, to: n)
                 let run = j - i

@@ -179,7 +179,9 @@ public struct DataScanner: Sendable {
                 // The "." is ordinary text: release it and treat `b` as mid-line.
                 guard sizeAllows(1) else { fail(.tooLarge); continue }
                 messageBytes += 1
-                lineLength = 1
+                // RFC 5321 4.5.3.1.6: the leading (transparency) dot does not count towards
+                // the 1000 octets of a line.
+                lineLength = 0
                 if heldInInput { fwdEnd = i } else { prefix = Self.dotBytes }
                 phase = .midLine
 

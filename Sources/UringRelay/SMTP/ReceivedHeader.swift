@@ -47,8 +47,9 @@ public enum ReceivedHeader {
     }
 
     /// Header text comes partly from the client (its HELO name): no CR, LF, NUL or other
-    /// control bytes may reach the header, or a client could inject headers.
+    /// control bytes may reach the header, or a client could inject headers; and nothing
+    /// beyond ASCII, or an 8-bit header would go out in a message that did not ask for SMTPUTF8.
     static func sanitized(_ s: String) -> String {
-        String(String.UnicodeScalarView(s.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
+        String(String.UnicodeScalarView(s.unicodeScalars.map { $0.value < 0x20 || $0.value >= 0x7F ? "?" : $0 }))
     }
 }

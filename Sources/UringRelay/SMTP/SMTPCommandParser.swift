@@ -148,6 +148,8 @@ public enum SMTPCommandParser {
                 }) else {
                     return .failure(.syntax("Error: bad BODY value"))
                 }
+                // BINARYMIME needs CHUNKING end to end and is not advertised (RFC 3030 3).
+                if body == .binaryMIME { return .failure(.unknownParameter("BODY=BINARYMIME")) }
                 params.body = body
             case "SMTPUTF8":
                 guard parsed.value == nil else { return .failure(.syntax("Error: SMTPUTF8 takes no value")) }

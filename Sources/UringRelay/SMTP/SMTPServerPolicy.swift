@@ -12,6 +12,9 @@ public struct SMTPServerPolicy: Sendable {
     public var maxErrors: Int = 20
     /// The client's IP address as text, for the Received header.
     public var clientIP: String
+    /// Said after "ESMTP" in the greeting; the relay puts a per-process token here so that its
+    /// upstream client recognises its own greeting (a relay pointed at itself).
+    public var greetingToken: String?
 
     public init(hostname: String, relayAllowed: Bool, clientIP: String) {
         self.hostname = hostname

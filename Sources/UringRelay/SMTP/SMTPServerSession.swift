@@ -58,7 +58,9 @@ public struct SMTPServerSession: Sendable {
 
     /// The greeting, sent when the client connects.
     public func greeting() -> [SMTPSessionAction] {
-        [.reply(.serviceReady(policy.hostname))]
+        var ready = SMTPReply.serviceReady(policy.hostname)
+        if let token = policy.greetingToken { ready.lines[0] += " \(token)" }
+        return [.reply(ready)]
     }
 
     public var isClosed: Bool { if case .closed = phase { return true } else { return false } }
@@ -254,10 +256,19 @@ public struct SMTPServerSession: Sendable {
             if path?.needsSMTPUTF8 == true && !parameters.smtputf8 {
                 return fail(.smtputf8Required, into: &actions)
             }
+            if !policy.relayAllowed {
+                // Every RCPT will be refused (554 5.7.1): the upstream need not hear of it.
+                mailOpen = true
+                actions.append(.reply(.senderOK()))
+                return
+            }
             actions.append(.upstreamMail(reversePath: path?.text ?? "<>", parameters: parameters.text,
                                          smtputf8: parameters.smtputf8))
             phase = .waiting(.mail(smtputf8: parameters.smtputf8))
         case .rcpt(let path, _):
+            if bdatConverter != nil {
+                return fail(.badSequence("Error: RCPT not allowed after BDAT"), into: &actions)
+            }
             if let lost = transactionLost {
                 actions.append(.reply(.upstreamFailed(lost)))
                 return
@@ -275,6 +286,11 @@ public struct SMTPServerSession: Sendable {
             actions.append(.upstreamRcpt(forwardPath: path.text))
             phase = .waiting(.rcpt)
         case .data:
+            if bdatConverter != nil {
+                // RFC 3030 2: DATA after BDAT in one transaction is a sequence error; what
+                // follows it is read as commands, as the client will expect after a 503.
+                return fail(.badSequence("Error: DATA not allowed after BDAT"), into: &actions)
+            }
             if let lost = transactionLost {
                 return refuseBody(.upstreamFailed(lost), pendingAfter: pendingAfter, into: &actions)
             }
@@ -339,7 +355,8 @@ public struct SMTPServerSession: Sendable {
     }
 
     private mutating func resetTransaction(into actions: inout [SMTPSessionAction]) {
-        if mailOpen { actions.append(.upstreamReset) }
+        // A client that may not relay never had a transaction upstream.
+        if mailOpen && policy.relayAllowed { actions.append(.upstreamReset) }
         finishTransaction()
         transactionLost = nil
     }
@@ -419,8 +436,12 @@ public struct SMTPServerSession: Sendable {
             finishTransaction()
             phase = size > 0 ? .discardBDAT(remaining: size) : .commands
             return [.reply(.upstreamFailed(reason))]
-        case .waiting:
+        case .waiting(let waiting):
+            // The client may have pipelined more of this transaction (further RCPTs, DATA):
+            // those get the same transient failure, not "need MAIL" (a 5xx it would bounce on).
+            let pipelinedMore = waiting != .endOfData && (mailOpen || waiting == .mail(smtputf8: true) || waiting == .mail(smtputf8: false))
             finishTransaction()
+            if pipelinedMore { transactionLost = reason }
             phase = .commands
             return [.reply(.upstreamFailed(reason))]
         case .data(let scanner):

@@ -43,8 +43,12 @@ public struct SMTPUpstreamClient: Sendable {
     /// Not sent yet.
     private var queued: [SMTPUpstreamRequest] = []
 
-    public init(heloName: String) {
+    /// A token from our own 220 greeting (see `SMTPServerPolicy.greetingToken`).
+    public let loopToken: String?
+
+    public init(heloName: String, loopToken: String? = nil) {
         self.heloName = heloName
+        self.loopToken = loopToken
     }
 
     /// True while the upstream owes a reply: the glue runs its reply timer then.
@@ -64,6 +68,11 @@ public struct SMTPUpstreamClient: Sendable {
     /// Queue a request; returns what to send (now or, before the greeting, later).
     public mutating func request(_ request: SMTPUpstreamRequest) -> [SMTPUpstreamEvent] {
         guard state != .failed else { return [] }
+        if state == .body && request != .endOfData {
+            // Nothing but body bytes and the final dot may follow a 354; a command now would
+            // be read as body text (and wait for a reply that never comes).
+            return fail("relay error: \(request) in the middle of a body")
+        }
         if request == .endOfData {
             guard state == .body else { return fail("end of data outside a body") }
             state = .ready
@@ -126,6 +135,11 @@ public struct SMTPUpstreamClient: Sendable {
             return []
         case .greeting:
             guard reply.code == 220 else { return fail("upstream greeting: \(Self.summary(reply))") }
+            // Like Postfix's "mail loops back to myself", but exact: our own greeting carries
+            // this process's token, so an upstream that shows it is this relay.
+            if let loopToken, reply.lines.contains(where: { $0.contains(loopToken) }) {
+                return fail("mail loop: the upstream is this relay itself")
+            }
             state = .ehlo
             return [.send(Array("EHLO \(heloName)\r\n".utf8))]
         case .ehlo:
