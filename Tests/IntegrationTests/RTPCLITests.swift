@@ -23,6 +23,11 @@ import Testing
         (["rtp", "--listen", "127.0.0.1:5004"], "--to is required"),
         (["rtp", "--listen", "127.0.0.1:5004", "--to", "[::1]:6000"], "same address family"),
         (["rtp", "--listen", "127.0.0.1:5004", "--to", "127.0.0.1:65535"], "no RTP/RTCP pair"),
+        // Found by a new user's trial: a receiver that is the relay itself loops for ever.
+        (["rtp", "--listen", "127.0.0.1:5004", "--to", "127.0.0.1:5004"], "packets would loop"),
+        (["rtp", "--listen", "127.0.0.1:5004", "--to", "127.0.0.1:5003"], "packets would loop"),
+        (["rtp", "--listen", "0.0.0.0:5004", "--to", "127.0.0.1:5005"], "packets would loop"),
+        (["rtp", "--listen", "127.0.0.1:5004", "--to", "127.0.0.1:6000", "--to", "localhost:6000"], "given twice"),
         (["rtp", "--listen", "127.0.0.1:65535", "--to", "127.0.0.1:6000"], "no port for RTCP"),
         (["rtp", "--listen", "127.0.0.1:5004", "--to", "127.0.0.1:6000", "--buffers", "1000"], "power of two"),
         (["rtp", "--listen", "127.0.0.1:5004", "--to", "127.0.0.1:6000", "--max-sends", "40000"], "--max-sends"),
@@ -37,6 +42,13 @@ import Testing
         let line = r.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(!line.isEmpty && !line.contains("\n"), "\(args): \(r.stderr)")
         #expect(r.stderr.contains(expected), "\(args): \(r.stderr)")
+    }
+
+    /// A receiver the kernel will not let us send to is a start-up error, not a warning.
+    @Test func unreachableReceiverExits1() throws {
+        let r = try ChildProcess.run(relay, ["rtp", "--listen", "127.0.0.1:0", "--to", "255.255.255.255:6000", "--engine", "epoll"])
+        #expect(r.status == 1, "\(r.stderr)")
+        #expect(r.stderr.contains("--to 255.255.255.255:6000") && r.stderr.contains("EACCES"), "\(r.stderr)")
     }
 
     @Test func portInUseExits1() throws {

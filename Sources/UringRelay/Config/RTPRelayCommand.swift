@@ -5,7 +5,7 @@ public enum RTPRelayCommand {
         summary: "Re-stream one RTP source to a list of receivers: RTP on --listen's port, RTCP on the next port, both relayed.",
         specs: [
             FlagSpec("listen", value: "HOST:PORT", help: "where the source sends RTP (RTCP to PORT+1), e.g. 0.0.0.0:5004"),
-            FlagSpec("to", value: "HOST:PORT", help: "a receiver: RTP to PORT, sender reports to PORT+1 (repeat for more)", repeatable: true),
+            FlagSpec("to", value: "HOST:PORT", help: "a receiver: RTP to PORT, sender reports to PORT+1", repeatable: true),
             FlagSpec("engine", value: "E", help: "uring, epoll or auto (auto: io_uring, else epoll with a warning)", default: "auto"),
             FlagSpec("rtcp-to-source", help: "forward receivers' RTCP reports to the source (default: read and count them)"),
             FlagSpec("buffers", value: "N", help: "pool buffers: datagrams in flight (a power of two, at most 32768)", default: "4096"),
@@ -29,6 +29,8 @@ public enum RTPRelayCommand {
             let a: SocketAddress
             do { a = try SocketAddress.parse(text) } catch { throw .invalid("--to: \(error)") }
             if let e = RTPRelay.check(a, listen: listen) { throw .invalid("--to: \(e)") }
+            // The same receiver twice would get every packet twice.
+            if destinations.contains(a) { throw .invalid("--to \(text): \(a) is given twice") }
             destinations.append(a)
         }
         var c = RTPRelayConfig(listen: listen, destinations: destinations)

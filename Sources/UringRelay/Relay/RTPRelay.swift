@@ -52,6 +52,18 @@ public final class RTPRelay: Sendable {
         if config.destinations.count > config.maxDestinations {
             throw RelayStartError("\(config.destinations.count) destinations, more than the maximum \(config.maxDestinations)")
         }
+        // A receiver named on the command line that cannot be reached at all (EACCES for a
+        // broadcast address, ENETUNREACH, EINVAL for a link-local address without scope) is
+        // a configuration error, said now, not a warning while running without it.
+        for d in config.destinations {
+            do {
+                let probe = try RTPDestinationSockets.open(listen: config.listen, destination: d)
+                Glibc.close(probe.rtp)
+                Glibc.close(probe.rtcp)
+            } catch {
+                throw RelayStartError("--to \(d): \(error)")
+            }
+        }
         try checkFileDescriptorLimit()
         let (rtpFd, rtcpFd) = try bindPair()
         let rtp: SocketAddress
@@ -186,7 +198,23 @@ public final class RTPRelay: Sendable {
     static func check(_ d: SocketAddress, listen: SocketAddress) -> RTPDestinationError? {
         if d.family != listen.family { return .familyMismatch(d, listen: listen) }
         if d.port == 0 || d.port == 65535 { return .noRTCPPort(d) }
+        // RTP to d.port and RTCP to d.port + 1 must both miss our own pair (listen, listen + 1)
+        // when d is one of this host's addresses.
+        let ours = Int(listen.port)...(Int(listen.port) + 1)
+        let theirs = Int(d.port)...(Int(d.port) + 1)
+        if ours.overlaps(theirs) && (d.ipString == listen.ipString || (isUnspecified(listen) && isLocal(d))) {
+            return .loop(d, listen: listen)
+        }
         return nil
+    }
+
+    private static func isUnspecified(_ a: SocketAddress) -> Bool { a.ipString == "0.0.0.0" || a.ipString == "::" }
+
+    /// Whether `a`'s IP is one of this host's: a UDP socket can be bound to it (port 0).
+    private static func isLocal(_ a: SocketAddress) -> Bool {
+        guard let fd = try? Socket.makeDatagramSocket(a.withPort(0)) else { return false }
+        Glibc.close(fd)
+        return true
     }
 
     /// Adds a receiver while running: RTP to `address`, RTCP to its port + 1. It gets every

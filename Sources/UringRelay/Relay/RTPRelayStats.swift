@@ -80,6 +80,9 @@ public enum RTPDestinationError: Error, Equatable, Sendable, CustomStringConvert
     case noRTCPPort(SocketAddress)
     case tooMany(Int)
     case notRunning
+    /// The destination's RTP or RTCP port is one of the relay's own: every packet would come
+    /// back and go round for ever.
+    case loop(SocketAddress, listen: SocketAddress)
 
     public var description: String {
         switch self {
@@ -87,6 +90,8 @@ public enum RTPDestinationError: Error, Equatable, Sendable, CustomStringConvert
         case .noRTCPPort(let a): return "destination \(a): port 0 or 65535 leaves no RTP/RTCP pair"
         case .tooMany(let n): return "already \(n) destinations, the maximum"
         case .notRunning: return "the relay is not running"
+        case .loop(let a, let l):
+            return "destination \(a) is this relay's own --listen \(l) (RTP or RTCP port): packets would loop"
         }
     }
 }
