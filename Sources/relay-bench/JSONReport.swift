@@ -32,6 +32,13 @@ struct JSONReport {
             } else {
                 fields += r.metrics.map { "\(Self.quote($0.key)): \(Self.number(String($0.value)))" }
             }
+            if !r.sweep.isEmpty {
+                let steps = r.sweep.map { p in
+                    "{\"offered_per_s\": \(p.offeredRate), \"measured_per_s\": \(Self.number(NumberText.fixed(p.measuredRate, 1))), \"held\": \(p.held)"
+                        + (p.problem.map { ", \"problem\": \(Self.quote($0))" } ?? "") + "}"
+                }
+                fields.append("\"steps\": [" + steps.joined(separator: ", ") + "]")
+            }
             return "    {" + fields.joined(separator: ", ") + "}"
         }
         return "{\n  \"environment\": {" + env.joined(separator: ", ") + "},\n  \"results\": [\n"

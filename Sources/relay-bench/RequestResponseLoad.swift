@@ -19,6 +19,10 @@ struct RequestResponseLoad {
     var cpu: Int?
     /// How long after the last send missing replies are waited for before counting them lost.
     var drainNs: UInt64 = 3_000_000_000
+    /// A reply later than this after its due time ends the run as "fell behind" (saturation
+    /// sweep: an overloaded step stops within this time instead of queueing for the whole run);
+    /// nil: no limit.
+    var maxLatencyNs: UInt64? = nil
 
     func execute() -> RequestResponseOutcome {
         var outcome = RequestResponseOutcome(connections: connections, offeredRate: rate)
@@ -46,12 +50,14 @@ struct RequestResponseLoad {
         let slots = RequestResponseSlots()
         let t0 = MonotonicClock.nowNs() + 1_000_000
         let (cpu, pid, c, drainNs) = (self.cpu, relayPid, connections, self.drainNs)
+        let window = (t0 + warmupNs)..<(t0 + warmupNs + durationNs)
+        let maxLatencyNs = self.maxLatencyNs
         let sendFDs = fds
 
         let receiver = WorkerThread(name: "bench-rr-recv") {
             CPUPinning.pinCurrentThread(cpu)
-            Self.receive(fds: sendFDs, t0: t0, intervalNs: intervalNs, warmupCount: warmupCount,
-                         drainNs: drainNs, shared: shared, slots: slots)
+            Self.receive(fds: sendFDs, t0: t0, intervalNs: intervalNs, warmupCount: warmupCount, window: window,
+                         maxLatencyNs: maxLatencyNs, drainNs: drainNs, shared: shared, slots: slots)
         }
         let sender = WorkerThread(name: "bench-rr-send") {
             CPUPinning.pinCurrentThread(cpu)
@@ -81,6 +87,7 @@ struct RequestResponseLoad {
 
         outcome.sent = shared.sent.load(ordering: .acquiring)
         outcome.received = slots.received
+        outcome.repliesInWindow = slots.repliesInWindow
         outcome.histogram = slots.histogram
         outcome.measuredSeconds = Double(durationNs) / 1e9
         if let e = slots.senderError { outcome.problems.append(e) }
@@ -93,8 +100,8 @@ struct RequestResponseLoad {
         return outcome
     }
 
-    private static func receive(fds: [Int32], t0: UInt64, intervalNs: Double, warmupCount: Int,
-                                drainNs: UInt64, shared: RequestResponseShared, slots: RequestResponseSlots) {
+    private static func receive(fds: [Int32], t0: UInt64, intervalNs: Double, warmupCount: Int, window: Range<UInt64>,
+                                maxLatencyNs: UInt64?, drainNs: UInt64, shared: RequestResponseShared, slots: RequestResponseSlots) {
         let c = fds.count
         let epfd = curing_epoll_create()
         guard epfd >= 0 else { slots.receiverProblems.append("epoll_create: \(errnoName(-epfd))"); shared.abort.store(true, ordering: .relaxed); return }
@@ -158,9 +165,12 @@ struct RequestResponseLoad {
                         slots.mismatches += 1
                     }
                     slots.received += 1
-                    if k >= warmupCount {
-                        let due = t0 + UInt64(Double(k) * intervalNs)
-                        slots.histogram.record(now > due ? now - due : 0)
+                    if window.contains(now) { slots.repliesInWindow += 1 }
+                    let due = t0 + UInt64(Double(k) * intervalNs)
+                    if k >= warmupCount { slots.histogram.record(now > due ? now - due : 0) }
+                    if let limit = maxLatencyNs, now > due + limit {
+                        fail("fell behind: reply \(k) came \((now - due) / 1_000_000) ms after its due time (limit \(limit / 1_000_000) ms)")
+                        return
                     }
                 }
             }

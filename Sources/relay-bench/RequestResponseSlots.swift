@@ -10,5 +10,7 @@ final class RequestResponseSlots: @unchecked Sendable {
     var receiverProblems: [String] = []
     var histogram = LatencyHistogram()
     var received = 0
+    /// Replies that arrived inside the measured window (whenever their request was due).
+    var repliesInWindow = 0
     var mismatches = 0
 }

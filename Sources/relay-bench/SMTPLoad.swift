@@ -38,6 +38,9 @@ struct SMTPLoad {
     var expectedReceivedFields: Int
     var setupTimeoutNs: UInt64 = 10_000_000_000
     var drainNs: UInt64 = 5_000_000_000
+    /// Open loop: a message finished (or still waiting for a session) this long after its due
+    /// time ends the run as "fell behind", so an overloaded sweep step stops early; nil: no limit.
+    var maxLatencyNs: UInt64? = nil
 
     func execute() -> SMTPLoadOutcome {
         var outcome = SMTPLoadOutcome(sessions: sessions, messageOctets: template.size)
@@ -58,6 +61,7 @@ struct SMTPLoad {
         outcome.histogram = driver.histogram
         outcome.measuredMessages = driver.measuredMessages
         outcome.acceptedMessages = driver.acceptedMessages
+        outcome.completedInWindow = driver.completedInWindow
         outcome.measuredSeconds = Double(durationNs) / 1e9
         outcome.relayCPUSeconds = driver.relayCPUSeconds
         outcome.problems += driver.problems

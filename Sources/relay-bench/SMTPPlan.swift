@@ -9,11 +9,20 @@ struct SMTPPlan {
     var openDurationNs: UInt64
     /// Open-loop rate as a fraction of the lower engine's median saturation.
     var openLoopFraction = 0.5
+    /// Message sizes of the saturation sweep (open loop, rate stepped up until not held).
+    var sweepSizes: [Int]
+    var sweep: SweepPlan
 
     static let quick = SMTPPlan(sessions: 32, messageSizes: [1 << 10, 16 << 10, 128 << 10],
                                 saturationWarmupNs: 250_000_000, saturationDurationNs: 1_000_000_000,
-                                openWarmupNs: 250_000_000, openDurationNs: 1_000_000_000)
+                                openWarmupNs: 250_000_000, openDurationNs: 1_000_000_000,
+                                sweepSizes: [1 << 10],
+                                sweep: SweepPlan(startRate: 1000, refinements: 2, maxRate: 1_000_000,
+                                                 warmupNs: 200_000_000, durationNs: 500_000_000))
     static let full = SMTPPlan(sessions: 64, messageSizes: [1 << 10, 16 << 10, 128 << 10],
                                saturationWarmupNs: 1_000_000_000, saturationDurationNs: 5_000_000_000,
-                               openWarmupNs: 1_000_000_000, openDurationNs: 5_000_000_000)
+                               openWarmupNs: 1_000_000_000, openDurationNs: 5_000_000_000,
+                               sweepSizes: [1 << 10, 16 << 10, 128 << 10],
+                               sweep: SweepPlan(startRate: 500, refinements: 3, maxRate: 1_000_000,
+                                                warmupNs: 500_000_000, durationNs: 2_000_000_000))
 }

@@ -25,7 +25,7 @@ struct SMTPScenario: BenchScenario {
         do { smtp = try SMTPBenchOptions.parse(options.flags) } catch { throw BenchFailure(message: "\(error)") }
         var plan = options.quick ? SMTPPlan.quick : SMTPPlan.full
         if let n = smtp.sessions { plan.sessions = n }
-        if !smtp.messageSizes.isEmpty { plan.messageSizes = smtp.messageSizes }
+        if !smtp.messageSizes.isEmpty { plan.messageSizes = smtp.messageSizes; plan.sweepSizes = smtp.messageSizes }
         guard access(options.relayPath, X_OK) == 0 else {
             throw BenchFailure(message: "relay binary \(options.relayPath) is not executable (build it, or pass --relay PATH)")
         }
@@ -71,7 +71,7 @@ struct SMTPScenario: BenchScenario {
         }
         let openTemplates = templates.filter { rates[$0.size] != nil }
         for t in openTemplates { report.tables.append(openTitle(t.size, rates[t.size]!, fixed: smtp.rate != nil, plan, mode)) }
-        guard !openTemplates.isEmpty else { return report }
+        if !openTemplates.isEmpty {
         try forEachRelay(options, env, mode, sink, &report) { relay, engine, round in
             openTemplates.map { t in
                 runID &+= 1
@@ -86,7 +86,47 @@ struct SMTPScenario: BenchScenario {
                 return r
             }
         }
+        }
+
+        // Saturation sweep: the open loop stepped up until a rate is not held.
+        let sweepTemplates = plan.sweepSizes.map { BenchMailTemplate(size: $0) }
+        for t in sweepTemplates { report.tables.append(sweepTitle(t.size, plan, mode)) }
+        let sweepReport = SweepReport(unit: "msg_s", unitLabel: "msg/s")
+        try forEachRelay(options, env, mode, sink, &report) { relay, engine, round in
+            sweepTemplates.map { t in
+                let sweep = RateSweep(plan: plan.sweep).run { rate in
+                    runID &+= 1
+                    var load = SMTPLoad(port: relay.port, relayPid: relay.pid, sessions: plan.sessions, template: t,
+                                        pacing: .openLoop(messagesPerSecond: rate), warmupNs: plan.sweep.warmupNs,
+                                        durationNs: plan.sweep.durationNs, run: runID, cpu: env.loadCPU,
+                                        sink: sink, expectedReceivedFields: mode.receivedFieldsAdded)
+                    load.maxLatencyNs = plan.sweep.maxLatencyNs
+                    let o = load.execute()
+                    var r = result(o, engine: engine, round: round, plan: plan, mode: mode, title: sweepTitle(t.size, plan, mode))
+                    if let cpu = o.relayCPUSeconds, o.measuredSeconds > 0 {
+                        r.metrics.append(Metric(key: "relay_cpu_utilization", label: "relay CPU (cores busy)", value: cpu / o.measuredSeconds, decimals: 2))
+                    }
+                    let step = SweepStep(offeredRate: rate, measuredRate: o.windowRate, problems: o.problems, result: r)
+                    Console.err(sweepReport.stepLine("smtp round \(round)/\(options.rounds) \(engine) sweep \(t.size)-octet messages:", step, plan: plan.sweep))
+                    return step
+                }
+                var r = BenchResult(
+                    scenario: name, workload: "sweep", engine: engine, round: round,
+                    params: [("relay_mode", mode.rawValue), ("sessions", String(plan.sessions)), ("message_bytes", String(t.size)),
+                             ("start_msg_s", String(plan.sweep.startRate)), ("duration_s", String(Double(plan.sweep.durationNs) / 1e9))],
+                    table: sweepTitle(t.size, plan, mode), problems: sweepReport.problems(sweep),
+                    metrics: sweepReport.metrics(sweep, plan: plan.sweep))
+                r.sweep = sweepReport.points(sweep, plan: plan.sweep)
+                r.histogram = sweep.heldStep?.result?.histogram
+                progress(r, rounds: options.rounds)
+                return r
+            }
+        }
         return report
+    }
+
+    private func sweepTitle(_ size: Int, _ plan: SMTPPlan, _ mode: SMTPRelayMode) -> String {
+        "smtp saturation sweep: \(plan.sessions) sessions, \(sizeText(size)) messages, open loop \(plan.sweep.description), \(through(mode))"
     }
 
     /// Rounds × engines (A/B within a round): a fresh relay for each, `body` runs the workloads,
@@ -174,7 +214,8 @@ struct SMTPScenario: BenchScenario {
         params += [("duration_s", String(Double(durationNs) / 1e9)), ("warmup_s", String(Double(warmupNs) / 1e9))]
         return BenchResult(
             scenario: name, workload: open ? "open_loop" : "saturation", engine: engine, round: round, params: params,
-            table: title ?? saturationTitle(o.messageOctets, plan, mode), problems: o.problems, metrics: metrics)
+            table: title ?? saturationTitle(o.messageOctets, plan, mode), problems: o.problems, metrics: metrics,
+            histogram: open ? h : nil)
     }
 
     private func progress(_ r: BenchResult, rounds: Int) {
@@ -185,7 +226,7 @@ struct SMTPScenario: BenchScenario {
                         + (r.problems.count > 3 ? "; (\(r.problems.count - 3) more)" : ""))
             return
         }
-        let shown = r.metrics.filter { ["messages_per_s", "latency_p50_us", "latency_p99_us", "relay_cpu_ms_per_1k_messages"].contains($0.key) }
+        let shown = r.metrics.filter { ["messages_per_s", "latency_p50_us", "latency_p99_us", "relay_cpu_ms_per_1k_messages", "highest_held_msg_s", "held_relay_cpu_utilization"].contains($0.key) }
         Console.err("\(head) " + shown.map { "\($0.label) \(NumberText.fixed($0.value, $0.decimals))" }.joined(separator: ", "))
     }
 }

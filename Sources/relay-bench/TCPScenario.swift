@@ -27,6 +27,7 @@ struct TCPScenario: BenchScenario {
         var report = ScenarioReport()
         for c in plan.bulkConnections { report.tables.append(bulkTitle(c, plan)) }
         for c in plan.rrConnections { report.tables.append(rrTitle(c, plan)) }
+        for c in plan.sweepConnections { report.tables.append(sweepTitle(c, plan)) }
         var runID: UInt16 = 0
 
         for round in 1...options.rounds {
@@ -60,6 +61,31 @@ struct TCPScenario: BenchScenario {
                     progress(r, rounds: options.rounds)
                     runs.append(r)
                 }
+                for c in plan.sweepConnections {
+                    let sweep = RateSweep(plan: plan.sweep).run { rate in
+                        runID &+= 1
+                        var load = RequestResponseLoad(relayPort: relay.port, relayPid: relay.pid, connections: c,
+                                                       rate: rate, durationNs: plan.sweep.durationNs,
+                                                       warmupNs: plan.sweep.warmupNs, run: runID, cpu: env.loadCPU)
+                        load.maxLatencyNs = plan.sweep.maxLatencyNs
+                        load.drainNs = 1_000_000_000
+                        let o = load.execute()
+                        let r = rrResult(o, engine: engine, round: round, plan: plan, title: sweepTitle(c, plan))
+                        let step = SweepStep(offeredRate: rate, measuredRate: o.windowRate, problems: o.problems, result: r)
+                        Console.err(sweepReport.stepLine("tcp round \(round)/\(options.rounds) \(engine) sweep connections=\(c):", step, plan: plan.sweep))
+                        return step
+                    }
+                    var r = BenchResult(
+                        scenario: name, workload: "sweep", engine: engine, round: round,
+                        params: [("connections", String(c)), ("message_bytes", String(RequestMessage.size)),
+                                 ("start_req_s", String(plan.sweep.startRate)), ("duration_s", String(Double(plan.sweep.durationNs) / 1e9))],
+                        table: sweepTitle(c, plan), problems: sweepReport.problems(sweep),
+                        metrics: sweepReport.metrics(sweep, plan: plan.sweep))
+                    r.sweep = sweepReport.points(sweep, plan: plan.sweep)
+                    r.histogram = sweep.heldStep?.result?.histogram
+                    progress(r, rounds: options.rounds)
+                    runs.append(r)
+                }
                 // Peak RSS covers the whole relay process life (all workloads of this round).
                 let rss = ProcessUsage.peakRSSBytes(pid: relay.pid)
                 let exit = relay.stop()
@@ -74,6 +100,12 @@ struct TCPScenario: BenchScenario {
             }
         }
         return report
+    }
+
+    private var sweepReport: SweepReport { SweepReport(unit: "req_s", unitLabel: "req/s") }
+
+    private func sweepTitle(_ c: Int, _ plan: TCPPlan) -> String {
+        "tcp saturation sweep: \(c) connections, 128-byte echo, open loop \(plan.sweep.description)"
     }
 
     private func bulkTitle(_ c: Int, _ plan: TCPPlan) -> String {
@@ -102,7 +134,7 @@ struct TCPScenario: BenchScenario {
             table: bulkTitle(o.connections, plan), problems: o.problems, metrics: metrics)
     }
 
-    private func rrResult(_ o: RequestResponseOutcome, engine: String, round: Int, plan: TCPPlan) -> BenchResult {
+    private func rrResult(_ o: RequestResponseOutcome, engine: String, round: Int, plan: TCPPlan, title: String? = nil) -> BenchResult {
         let h = o.histogram
         func us(_ q: Double) -> Double { Double(h.value(atQuantile: q)) / 1000 }
         var metrics = [
@@ -116,12 +148,15 @@ struct TCPScenario: BenchScenario {
         if let cpu = o.cpuSecondsPer1kRequests {
             metrics.append(Metric(key: "relay_cpu_ms_per_1k_req", label: "relay CPU ms per 1k requests", value: cpu * 1000, decimals: 3))
         }
+        if let cpu = o.relayCPUSeconds, o.measuredSeconds > 0 {
+            metrics.append(Metric(key: "relay_cpu_utilization", label: "relay CPU (cores busy)", value: cpu / o.measuredSeconds, decimals: 2))
+        }
         return BenchResult(
             scenario: name, workload: "rr", engine: engine, round: round,
             params: [("connections", String(o.connections)), ("rate_req_s", String(o.offeredRate)),
                      ("duration_s", String(Double(plan.rrDurationNs) / 1e9)), ("warmup_s", String(Double(plan.rrWarmupNs) / 1e9)),
                      ("message_bytes", String(RequestMessage.size))],
-            table: rrTitle(o.connections, plan), problems: o.problems, metrics: metrics)
+            table: title ?? rrTitle(o.connections, plan), problems: o.problems, metrics: metrics, histogram: h)
     }
 
     private func progress(_ r: BenchResult, rounds: Int) {
@@ -132,7 +167,7 @@ struct TCPScenario: BenchScenario {
                         + (r.problems.count > 3 ? "; (\(r.problems.count - 3) more)" : ""))
             return
         }
-        let shown = r.metrics.filter { ["throughput_gbit_s", "relay_cpu_s_per_gib", "latency_p50_us", "latency_p99_us", "achieved_req_s"].contains($0.key) }
+        let shown = r.metrics.filter { ["throughput_gbit_s", "relay_cpu_s_per_gib", "latency_p50_us", "latency_p99_us", "achieved_req_s", "highest_held_req_s", "held_relay_cpu_utilization"].contains($0.key) }
         Console.err("\(head) " + shown.map { "\($0.label) \(NumberText.fixed($0.value, $0.decimals))" }.joined(separator: ", "))
     }
 }
