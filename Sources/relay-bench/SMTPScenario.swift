@@ -12,7 +12,7 @@ import UringRelay
 ///    from each message's intended start.
 struct SMTPScenario: BenchScenario {
     let name = "smtp"
-    let summary = "SMTP relay: messages/s at saturation and open-loop latency (MAIL FROM to final 250), every message verified"
+    let summary = "SMTP relay: messages/s at saturation, open-loop latency (MAIL FROM to final 250) and a saturation sweep of the open-loop rate, every message verified"
     let engines = ["uring", "epoll"]
     var flags: [FlagSpec] { SMTPBenchOptions.specs }
 
@@ -20,12 +20,21 @@ struct SMTPScenario: BenchScenario {
         _ = try SMTPBenchOptions.parse(flags)
     }
 
+    let workloads = ["saturation", "open", "sweep"]
+    var matrix: String {
+        "smtp, full suite (the default):\n" + SMTPPlan.full.describe() + "\nsmtp --quick:\n" + SMTPPlan.quick.describe()
+    }
+
     func run(options: BenchOptions, environment env: BenchEnvironment) throws(BenchFailure) -> ScenarioReport {
         let smtp: SMTPBenchOptions
         do { smtp = try SMTPBenchOptions.parse(options.flags) } catch { throw BenchFailure(message: "\(error)") }
         var plan = options.quick ? SMTPPlan.quick : SMTPPlan.full
-        if let n = smtp.sessions { plan.sessions = n }
+        if !smtp.sessions.isEmpty { plan.sessions = smtp.sessions; plan.sweepSessions = smtp.sessions }
         if !smtp.messageSizes.isEmpty { plan.messageSizes = smtp.messageSizes; plan.sweepSizes = smtp.messageSizes }
+        if let d = options.durationNs { (plan.saturationDurationNs, plan.openDurationNs, plan.sweep.durationNs) = (d, d, d) }
+        // The open loop's rate comes from the saturation runs unless --rate fixes it.
+        let runSaturation = options.runs("saturation") || (options.runs("open") && smtp.rate == nil)
+        guard runSaturation || options.runs("open") || options.runs("sweep") else { return ScenarioReport() }
         guard access(options.relayPath, X_OK) == 0 else {
             throw BenchFailure(message: "relay binary \(options.relayPath) is not executable (build it, or pass --relay PATH)")
         }
@@ -36,85 +45,94 @@ struct SMTPScenario: BenchScenario {
         sink.start()
         defer { sink.stop() }
         let templates = plan.messageSizes.map { BenchMailTemplate(size: $0) }
+        // Every (sessions, template) pair of the saturation and open-loop matrix.
+        let cells = plan.sessions.flatMap { n in templates.map { (n, $0) } }
 
         var report = ScenarioReport()
         var runID: UInt16 = 0
         let mode = smtp.relayMode
-        for t in templates { report.tables.append(saturationTitle(t.size, plan, mode)) }
-        try forEachRelay(options, env, mode, sink, &report) { relay, engine, round in
-            templates.map { t in
-                runID &+= 1
-                let load = SMTPLoad(port: relay.port, relayPid: relay.pid, sessions: plan.sessions, template: t,
-                                    pacing: .closedLoop, warmupNs: plan.saturationWarmupNs,
-                                    durationNs: plan.saturationDurationNs, run: runID, cpu: env.loadCPU,
-                                    sink: sink, expectedReceivedFields: mode.receivedFieldsAdded)
-                let r = result(load.execute(), engine: engine, round: round, plan: plan, mode: mode)
-                progress(r, rounds: options.rounds)
-                return r
+        if runSaturation {
+            for (n, t) in cells { report.tables.append(saturationTitle(n, t.size, plan, mode)) }
+            try forEachRelay(options, env, mode, sink, &report) { relay, engine, round in
+                cells.map { n, t in
+                    runID &+= 1
+                    let load = SMTPLoad(port: relay.port, relayPid: relay.pid, sessions: n, template: t,
+                                        pacing: .closedLoop, warmupNs: plan.saturationWarmupNs,
+                                        durationNs: plan.saturationDurationNs, run: runID, cpu: env.loadCPU,
+                                        sink: sink, expectedReceivedFields: mode.receivedFieldsAdded)
+                    let r = result(load.execute(), engine: engine, round: round, plan: plan, mode: mode)
+                    progress(r, rounds: options.rounds)
+                    return r
+                }
             }
         }
 
-        // One offered rate per size for both engines.
-        var rates: [Int: Int] = [:]
-        for t in templates {
-            if let fixed = smtp.rate { rates[t.size] = fixed; continue }
-            let medians = engines.compactMap { e in
-                Spread(report.results.filter { $0.workload == "saturation" && $0.engine == e && $0.valid
-                           && $0.params.contains { $0 == ("message_bytes", String(t.size)) } }
-                        .compactMap { $0.metrics.first { $0.key == "messages_per_s" }?.value })?.median
+        if options.runs("open") {
+            // One offered rate per cell for both engines.
+            var rates: [String: Int] = [:]
+            func key(_ n: Int, _ size: Int) -> String { "\(n)/\(size)" }
+            for (n, t) in cells {
+                if let fixed = smtp.rate { rates[key(n, t.size)] = fixed; continue }
+                let medians = engines.compactMap { e in
+                    Spread(report.results.filter { $0.workload == "saturation" && $0.engine == e && $0.valid
+                               && $0.params.contains { $0 == ("message_bytes", String(t.size)) }
+                               && $0.params.contains { $0 == ("sessions", String(n)) } }
+                            .compactMap { $0.metrics.first { $0.key == "messages_per_s" }?.value })?.median
+                }
+                if let lower = medians.min(), lower * plan.openLoopFraction >= 1 {
+                    rates[key(n, t.size)] = Int(lower * plan.openLoopFraction)
+                } else {
+                    Console.err("smtp \(n) sessions, \(t.size)-octet messages: no valid saturation run, so no open-loop rate; skipped")
+                }
             }
-            if let lower = medians.min(), lower * plan.openLoopFraction >= 1 {
-                rates[t.size] = Int(lower * plan.openLoopFraction)
-            } else {
-                Console.err("smtp \(t.size)-octet messages: no valid saturation run, so no open-loop rate; skipped")
+            let openCells = cells.filter { rates[key($0.0, $0.1.size)] != nil }
+            for (n, t) in openCells { report.tables.append(openTitle(n, t.size, rates[key(n, t.size)]!, fixed: smtp.rate != nil, plan, mode)) }
+            if !openCells.isEmpty {
+                try forEachRelay(options, env, mode, sink, &report) { relay, engine, round in
+                    openCells.map { n, t in
+                        runID &+= 1
+                        let rate = rates[key(n, t.size)]!
+                        let load = SMTPLoad(port: relay.port, relayPid: relay.pid, sessions: n, template: t,
+                                            pacing: .openLoop(messagesPerSecond: rate), warmupNs: plan.openWarmupNs,
+                                            durationNs: plan.openDurationNs, run: runID, cpu: env.loadCPU,
+                                            sink: sink, expectedReceivedFields: mode.receivedFieldsAdded)
+                        let r = result(load.execute(), engine: engine, round: round, plan: plan, mode: mode,
+                                       title: openTitle(n, t.size, rate, fixed: smtp.rate != nil, plan, mode))
+                        progress(r, rounds: options.rounds)
+                        return r
+                    }
+                }
             }
-        }
-        let openTemplates = templates.filter { rates[$0.size] != nil }
-        for t in openTemplates { report.tables.append(openTitle(t.size, rates[t.size]!, fixed: smtp.rate != nil, plan, mode)) }
-        if !openTemplates.isEmpty {
-        try forEachRelay(options, env, mode, sink, &report) { relay, engine, round in
-            openTemplates.map { t in
-                runID &+= 1
-                let rate = rates[t.size]!
-                let load = SMTPLoad(port: relay.port, relayPid: relay.pid, sessions: plan.sessions, template: t,
-                                    pacing: .openLoop(messagesPerSecond: rate), warmupNs: plan.openWarmupNs,
-                                    durationNs: plan.openDurationNs, run: runID, cpu: env.loadCPU,
-                                    sink: sink, expectedReceivedFields: mode.receivedFieldsAdded)
-                let r = result(load.execute(), engine: engine, round: round, plan: plan, mode: mode,
-                               title: openTitle(t.size, rate, fixed: smtp.rate != nil, plan, mode))
-                progress(r, rounds: options.rounds)
-                return r
-            }
-        }
         }
 
         // Saturation sweep: the open loop stepped up until a rate is not held.
-        let sweepTemplates = plan.sweepSizes.map { BenchMailTemplate(size: $0) }
-        for t in sweepTemplates { report.tables.append(sweepTitle(t.size, plan, mode)) }
+        guard options.runs("sweep") else { return report }
+        let sweepCells = plan.sweepSessions.flatMap { n in plan.sweepSizes.map { (n, BenchMailTemplate(size: $0)) } }
+        for (n, t) in sweepCells { report.tables.append(sweepTitle(n, t.size, plan, mode)) }
         let sweepReport = SweepReport(unit: "msg_s", unitLabel: "msg/s")
         try forEachRelay(options, env, mode, sink, &report) { relay, engine, round in
-            sweepTemplates.map { t in
+            sweepCells.map { n, t in
                 let sweep = RateSweep(plan: plan.sweep).run { rate in
                     runID &+= 1
-                    var load = SMTPLoad(port: relay.port, relayPid: relay.pid, sessions: plan.sessions, template: t,
+                    var load = SMTPLoad(port: relay.port, relayPid: relay.pid, sessions: n, template: t,
                                         pacing: .openLoop(messagesPerSecond: rate), warmupNs: plan.sweep.warmupNs,
                                         durationNs: plan.sweep.durationNs, run: runID, cpu: env.loadCPU,
                                         sink: sink, expectedReceivedFields: mode.receivedFieldsAdded)
                     load.maxLatencyNs = plan.sweep.maxLatencyNs
                     let o = load.execute()
-                    var r = result(o, engine: engine, round: round, plan: plan, mode: mode, title: sweepTitle(t.size, plan, mode))
+                    var r = result(o, engine: engine, round: round, plan: plan, mode: mode, title: sweepTitle(n, t.size, plan, mode))
                     if let cpu = o.relayCPUSeconds, o.measuredSeconds > 0 {
                         r.metrics.append(Metric(key: "relay_cpu_utilization", label: "relay CPU (cores busy)", value: cpu / o.measuredSeconds, decimals: 2))
                     }
                     let step = SweepStep(offeredRate: rate, measuredRate: o.windowRate, problems: o.problems, result: r)
-                    Console.err(sweepReport.stepLine("smtp round \(round)/\(options.rounds) \(engine) sweep \(t.size)-octet messages:", step, plan: plan.sweep))
+                    Console.err(sweepReport.stepLine("smtp round \(round)/\(options.rounds) \(engine) sweep \(n) sessions, \(t.size)-octet messages:", step, plan: plan.sweep))
                     return step
                 }
                 var r = BenchResult(
                     scenario: name, workload: "sweep", engine: engine, round: round,
-                    params: [("relay_mode", mode.rawValue), ("sessions", String(plan.sessions)), ("message_bytes", String(t.size)),
+                    params: [("relay_mode", mode.rawValue), ("sessions", String(n)), ("message_bytes", String(t.size)),
                              ("start_msg_s", String(plan.sweep.startRate)), ("duration_s", String(Double(plan.sweep.durationNs) / 1e9))],
-                    table: sweepTitle(t.size, plan, mode), problems: sweepReport.problems(sweep),
+                    table: sweepTitle(n, t.size, plan, mode), problems: sweepReport.problems(sweep),
                     metrics: sweepReport.metrics(sweep, plan: plan.sweep))
                 r.sweep = sweepReport.points(sweep, plan: plan.sweep)
                 r.histogram = sweep.heldStep?.result?.histogram
@@ -125,9 +143,11 @@ struct SMTPScenario: BenchScenario {
         return report
     }
 
-    private func sweepTitle(_ size: Int, _ plan: SMTPPlan, _ mode: SMTPRelayMode) -> String {
-        "smtp saturation sweep: \(plan.sessions) sessions, \(sizeText(size)) messages, open loop \(plan.sweep.description), \(through(mode))"
+    private func sweepTitle(_ n: Int, _ size: Int, _ plan: SMTPPlan, _ mode: SMTPRelayMode) -> String {
+        "smtp saturation sweep: \(sessionsText(n)), \(sizeText(size)) messages, open loop \(plan.sweep.description), \(through(mode))"
     }
+
+    private func sessionsText(_ n: Int) -> String { "\(n) session\(n == 1 ? "" : "s")" }
 
     /// Rounds × engines (A/B within a round): a fresh relay for each, `body` runs the workloads,
     /// then the relay's peak RSS is added to each of its results.
@@ -171,13 +191,13 @@ struct SMTPScenario: BenchScenario {
         "through uring-relay \(mode.rawValue)"
     }
 
-    private func saturationTitle(_ size: Int, _ plan: SMTPPlan, _ mode: SMTPRelayMode) -> String {
-        "smtp saturation: \(plan.sessions) sessions, \(sizeText(size)) messages, closed loop, \(seconds(plan.saturationDurationNs)) s after \(plan.saturationWarmupNs / 1_000_000) ms warm-up, \(through(mode))"
+    private func saturationTitle(_ n: Int, _ size: Int, _ plan: SMTPPlan, _ mode: SMTPRelayMode) -> String {
+        "smtp saturation: \(sessionsText(n)), \(sizeText(size)) messages, closed loop, \(seconds(plan.saturationDurationNs)) s after \(plan.saturationWarmupNs / 1_000_000) ms warm-up, \(through(mode))"
     }
 
-    private func openTitle(_ size: Int, _ rate: Int, fixed: Bool, _ plan: SMTPPlan, _ mode: SMTPRelayMode) -> String {
+    private func openTitle(_ n: Int, _ size: Int, _ rate: Int, fixed: Bool, _ plan: SMTPPlan, _ mode: SMTPRelayMode) -> String {
         let why = fixed ? "" : " (\(Int(plan.openLoopFraction * 100))% of the lower saturation)"
-        return "smtp open loop: \(plan.sessions) sessions, \(sizeText(size)) messages at \(rate) msg/s\(why), \(seconds(plan.openDurationNs)) s after \(plan.openWarmupNs / 1_000_000) ms warm-up, \(through(mode))"
+        return "smtp open loop: \(sessionsText(n)), \(sizeText(size)) messages at \(rate) msg/s\(why), \(seconds(plan.openDurationNs)) s after \(plan.openWarmupNs / 1_000_000) ms warm-up, \(through(mode))"
     }
 
     private func seconds(_ ns: UInt64) -> String {
@@ -214,13 +234,14 @@ struct SMTPScenario: BenchScenario {
         params += [("duration_s", String(Double(durationNs) / 1e9)), ("warmup_s", String(Double(warmupNs) / 1e9))]
         return BenchResult(
             scenario: name, workload: open ? "open_loop" : "saturation", engine: engine, round: round, params: params,
-            table: title ?? saturationTitle(o.messageOctets, plan, mode), problems: o.problems, metrics: metrics,
+            table: title ?? saturationTitle(o.sessions, o.messageOctets, plan, mode), problems: o.problems, metrics: metrics,
             histogram: open ? h : nil)
     }
 
     private func progress(_ r: BenchResult, rounds: Int) {
         let size = r.params.first { $0.0 == "message_bytes" }?.1 ?? "?"
-        let head = "smtp round \(r.round)/\(rounds) \(r.engine) \(r.workload) \(size)-octet messages:"
+        let n = r.params.first { $0.0 == "sessions" }?.1 ?? "?"
+        let head = "smtp round \(r.round)/\(rounds) \(r.engine) \(r.workload) \(n) sessions, \(size)-octet messages:"
         guard r.valid else {
             Console.err("\(head) INVALID: " + r.problems.prefix(3).joined(separator: "; ")
                         + (r.problems.count > 3 ? "; (\(r.problems.count - 3) more)" : ""))

@@ -39,20 +39,25 @@ case "-h", "--help", "help":
     exit(0)
 case "all":
     chosen = scenarios
-    parser = BenchOptions.parser(command: "relay-bench all", summary: "Runs every scenario: \(scenarios.map(\.name).joined(separator: ", ")).",
+    parser = BenchOptions.parser(command: "relay-bench all",
+                                 summary: "Runs every scenario: \(scenarios.map(\.name).joined(separator: ", ")).\n\n" + scenarios.map(\.matrix).joined(separator: "\n\n"),
                                  scenarioFlags: scenarios.flatMap(\.flags))
 default:
     guard let s = scenarios.first(where: { $0.name == command }) else {
         Console.fail("unknown scenario \"\(command)\" (expected \(scenarios.map(\.name).joined(separator: ", ")) or all; see relay-bench --help)", code: 2)
     }
     chosen = [s]
-    parser = BenchOptions.parser(command: "relay-bench \(s.name)", summary: s.summary + ".", scenarioFlags: s.flags)
+    parser = BenchOptions.parser(command: "relay-bench \(s.name)", summary: s.summary + ".\n\n" + s.matrix, scenarioFlags: s.flags)
 }
 
 let options: BenchOptions
-do {
+do throws(UsageError) {
     options = try BenchOptions.parse(Array(arguments.dropFirst()), parser: parser)
     for s in chosen { try s.checkFlags(options.flags) }
+    let known = chosen.flatMap(\.workloads)
+    for w in options.workloads where !known.contains(w) {
+        throw UsageError.invalid("--workload \(w): no such workload (\(chosen.map { "\($0.name): \($0.workloads.joined(separator: ", "))" }.joined(separator: "; ")))")
+    }
 } catch .helpRequested {
     print(parser.helpText, terminator: "")
     exit(0)
