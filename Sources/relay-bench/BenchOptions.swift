@@ -8,6 +8,8 @@ struct BenchOptions {
     /// Rounds; each round runs every engine once (A/B/A/B).
     var rounds: Int
     var jsonPath: String?
+    /// `--svg DIR`: latency and throughput charts are written there.
+    var svgDirectory: String?
     /// `--workload`: only these workloads (empty: every one of the chosen scenarios).
     var workloads: [String] = []
     /// `--duration`: the measured window of every run (and every sweep step), overriding the plan.
@@ -21,6 +23,7 @@ struct BenchOptions {
             FlagSpec("relay", value: "PATH", help: "uring-relay binary to measure", default: "uring-relay next to relay-bench"),
             FlagSpec("rounds", value: "N", help: "rounds, engines interleaved A/B within each", default: "2 with --quick, else 5"),
             FlagSpec("json", value: "FILE", help: "also write every run with its environment as JSON"),
+            FlagSpec("svg", value: "DIR", help: "also write SVG charts there: latency percentiles per table, throughput versus offered load per sweep"),
             FlagSpec("workload", value: "NAME", help: "run only this workload (tcp: bulk, rr, sweep; smtp: saturation, open, sweep)", repeatable: true, default: "all"),
             FlagSpec("duration", value: "D", help: "measured window of every run and sweep step, e.g. 500ms or 10s", default: "per workload, see above"),
         ] + scenarioFlags)
@@ -35,6 +38,7 @@ struct BenchOptions {
             relayPath: try f.string("relay") ?? defaultRelayPath(),
             rounds: try f.int("rounds", default: quick ? 2 : 5, range: 1...100),
             jsonPath: try f.string("json"),
+            svgDirectory: try f.string("svg"),
             workloads: try f.strings("workload"),
             durationNs: f.values["duration"] == nil ? nil : UInt64(try f.milliseconds("duration", default: 0, range: 10...3_600_000)) * 1_000_000,
             flags: f)

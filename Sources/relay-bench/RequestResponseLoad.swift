@@ -92,6 +92,8 @@ struct RequestResponseLoad {
         outcome.repliesInWindow = slots.repliesInWindow
         outcome.histogram = slots.histogram
         outcome.measuredSeconds = Double(durationNs) / 1e9
+        outcome.windowRate = CompletionRate.perSecond(inWindow: slots.repliesInWindow, total: slots.received, start: t0,
+                                                 window: window, stoppedAt: slots.fellBehindAtNs)
         if let e = slots.senderError { outcome.problems.append(e) }
         outcome.problems += slots.receiverProblems
         if outcome.sent < total { outcome.problems.append("sent only \(outcome.sent) of \(total) requests") }
@@ -171,6 +173,7 @@ struct RequestResponseLoad {
                     let due = t0 + UInt64(Double(k) * intervalNs)
                     if k >= warmupCount { slots.histogram.record(now > due ? now - due : 0) }
                     if let limit = maxLatencyNs, now > due + limit {
+                        slots.fellBehindAtNs = now
                         fail("fell behind: reply \(k) came \((now - due) / 1_000_000) ms after its due time (limit \(limit / 1_000_000) ms)")
                         return
                     }

@@ -16,10 +16,10 @@ struct RequestResponseOutcome {
     var valid: Bool { problems.isEmpty }
     /// Replies per second in the measured window.
     var achievedRate: Double { measuredSeconds > 0 ? Double(histogram.count) / measuredSeconds : 0 }
-    /// Replies per second arriving in the measured window: below the offered rate when the
-    /// relay (or the load) cannot keep up, whereas `achievedRate` counts every measured request
-    /// answered, however late.
-    var windowRate: Double { measuredSeconds > 0 ? Double(repliesInWindow) / measuredSeconds : 0 }
+    /// Replies per second arriving in the measured window (see CompletionRate):
+    /// below the offered rate when the relay (or the load) cannot keep up, whereas `achievedRate`
+    /// counts every measured request answered, however late.
+    var windowRate: Double = 0
     var cpuSecondsPer1kRequests: Double? {
         guard let cpu = relayCPUSeconds, histogram.count > 0 else { return nil }
         return cpu / (Double(histogram.count) / 1000)

@@ -13,4 +13,6 @@ final class RequestResponseSlots: @unchecked Sendable {
     /// Replies that arrived inside the measured window (whenever their request was due).
     var repliesInWindow = 0
     var mismatches = 0
+    /// When the receiver stopped the run for a reply past `maxLatencyNs`.
+    var fellBehindAtNs: UInt64?
 }

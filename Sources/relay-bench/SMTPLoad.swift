@@ -62,6 +62,8 @@ struct SMTPLoad {
         outcome.measuredMessages = driver.measuredMessages
         outcome.acceptedMessages = driver.acceptedMessages
         outcome.completedInWindow = driver.completedInWindow
+        outcome.windowRate = CompletionRate.perSecond(inWindow: driver.completedInWindow, total: driver.acceptedMessages,
+                                                                start: driver.startNs, window: driver.window, stoppedAt: driver.fellBehindAtNs)
         outcome.measuredSeconds = Double(durationNs) / 1e9
         outcome.relayCPUSeconds = driver.relayCPUSeconds
         outcome.problems += driver.problems

@@ -31,6 +31,11 @@ final class SMTPLoadDriver {
     private(set) var measuredMessages = 0
     private(set) var acceptedMessages = 0
     private(set) var completedInWindow = 0
+    /// When the run was stopped for falling behind (SMTPLoad.maxLatencyNs).
+    private(set) var fellBehindAtNs: UInt64?
+    /// Clock start and measured window of the run, for the completion rate.
+    var window: Range<UInt64> { warmupEndNs..<max(warmupEndNs, endNs) }
+    var startNs: UInt64 { t0 }
     private(set) var relayCPUSeconds: Double?
 
     private var idle: [Int] = []
@@ -361,6 +366,7 @@ final class SMTPLoadDriver {
 
     /// The sweep's early stop: a message `lateNs` past its due time.
     private func fellBehind(_ lateNs: UInt64, _ limitNs: UInt64, what: String) {
+        fellBehindAtNs = MonotonicClock.nowNs()
         problem("fell behind: a message \(what) \(lateNs / 1_000_000) ms after its due time (limit \(limitNs / 1_000_000) ms)")
         stopping = true
     }

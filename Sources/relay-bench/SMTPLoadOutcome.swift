@@ -27,7 +27,8 @@ struct SMTPLoadOutcome {
 
     var valid: Bool { problems.isEmpty }
     var messagesPerSecond: Double { measuredSeconds > 0 ? Double(measuredMessages) / measuredSeconds : 0 }
-    var windowRate: Double { measuredSeconds > 0 ? Double(completedInWindow) / measuredSeconds : 0 }
+    /// Completions per second in the window, or before an early stop (CompletionRate).
+    var windowRate: Double = 0
     var mebibytesPerSecond: Double { messagesPerSecond * Double(messageOctets) / 1_048_576 }
     var relayCPUSecondsPer1kMessages: Double? {
         guard let cpu = relayCPUSeconds, measuredMessages > 0 else { return nil }

@@ -6,7 +6,7 @@ import UringRelay
 let scenarios: [any BenchScenario] = [TCPScenario(), SMTPScenario()]
 
 let usage = """
-usage: relay-bench SCENARIO [--quick] [--relay PATH] [--rounds N] [--json FILE]
+usage: relay-bench SCENARIO [--quick] [--relay PATH] [--rounds N] [--json FILE] [--svg DIR] [flags]
 
 Benchmarks the uring-relay binary with its io_uring and epoll engines side by side:
 the relay runs as a child process (pinned to CPU 0 when there are 2+ cores), relay-bench's
@@ -69,12 +69,14 @@ let environment = BenchEnvironment.detect()
 Console.err("relay-bench: \(environment.cpuModel), \(environment.cores) cores, kernel \(environment.kernel); \(environment.pinningDescription); relay \(options.relayPath)")
 
 var allResults: [BenchResult] = []
+var allTables: [String] = []
 var unavailable: [String: String] = [:]
 var failures = 0
 for scenario in chosen {
     do {
         let report = try scenario.run(options: options, environment: environment)
         allResults += report.results
+        allTables += report.tables
         unavailable.merge(report.unavailable) { a, _ in a }
         for title in report.tables {
             let table = ReportTable(title: title, results: report.results.filter { $0.table == title },
@@ -91,5 +93,11 @@ if let path = options.jsonPath {
     let json = JSONReport(environment: environment, results: allResults, unavailable: unavailable)
     if !json.write(to: path) { Console.fail("cannot write \(path): \(errnoName(errno))", code: 1) }
     Console.err("relay-bench: wrote \(path)")
+}
+if let dir = options.svgDirectory {
+    switch BenchCharts(results: allResults, tables: allTables).write(to: dir) {
+    case .success(let paths): Console.err("relay-bench: wrote \(paths.count) chart(s) into \(dir)")
+    case .failure(let e): Console.fail("\(e)", code: 1)
+    }
 }
 exit(failures == chosen.count ? 1 : 0)
