@@ -14,6 +14,9 @@ struct BenchOptions {
     var workloads: [String] = []
     /// `--duration`: the measured window of every run (and every sweep step), overriding the plan.
     var durationNs: UInt64?
+    /// `--syscalls`: count the relay's system calls during each bulk, request/response,
+    /// saturation and open-loop run (perf stat).
+    var countSyscalls = false
     /// Everything parsed, for the flags a scenario adds (BenchScenario.flags).
     var flags = ParsedFlags()
 
@@ -24,6 +27,7 @@ struct BenchOptions {
             FlagSpec("rounds", value: "N", help: "rounds, engines interleaved A/B within each", default: "2 with --quick, else 5"),
             FlagSpec("json", value: "FILE", help: "also write every run with its environment as JSON"),
             FlagSpec("svg", value: "DIR", help: "also write SVG charts there: latency percentiles per table, throughput versus offered load per sweep"),
+            FlagSpec("syscalls", help: "count the relay's system calls per run with perf stat (root); adds syscalls per message and per MiB (not in sweeps)"),
             FlagSpec("workload", value: "NAME", help: "run only this workload (tcp: bulk, rr, sweep; smtp: saturation, open, sweep)", repeatable: true, default: "all"),
             FlagSpec("duration", value: "D", help: "measured window of every run and sweep step, e.g. 500ms or 10s", default: "per workload, see above"),
         ] + scenarioFlags)
@@ -41,6 +45,7 @@ struct BenchOptions {
             svgDirectory: try f.string("svg"),
             workloads: try f.strings("workload"),
             durationNs: f.values["duration"] == nil ? nil : UInt64(try f.milliseconds("duration", default: 0, range: 10...3_600_000)) * 1_000_000,
+            countSyscalls: f.flag("syscalls"),
             flags: f)
     }
 

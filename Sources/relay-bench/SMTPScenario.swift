@@ -51,6 +51,12 @@ struct SMTPScenario: BenchScenario {
         var report = ScenarioReport()
         var runID: UInt16 = 0
         let mode = smtp.relayMode
+        let syscalls = SyscallCounting(enabled: options.countSyscalls, cpu: env.loadCPU)
+        func counted(_ load: SMTPLoad, _ relay: RelayProcess) -> (SMTPLoadOutcome, [Metric]) {
+            let (o, count) = syscalls.around(relay.pid) { load.execute() }
+            return (o, SyscallCounting.metrics(count, messages: o.acceptedMessages, unit: "message",
+                                               bytes: Double(o.acceptedMessages * o.messageOctets)))
+        }
         if runSaturation {
             for (n, t) in cells { report.tables.append(saturationTitle(n, t.size, plan, mode)) }
             try forEachRelay(options, env, mode, sink, &report) { relay, engine, round in
@@ -60,7 +66,9 @@ struct SMTPScenario: BenchScenario {
                                         pacing: .closedLoop, warmupNs: plan.saturationWarmupNs,
                                         durationNs: plan.saturationDurationNs, run: runID, cpu: env.loadCPU,
                                         sink: sink, expectedReceivedFields: mode.receivedFieldsAdded)
-                    let r = result(load.execute(), engine: engine, round: round, plan: plan, mode: mode)
+                    let (o, extra) = counted(load, relay)
+                    var r = result(o, engine: engine, round: round, plan: plan, mode: mode)
+                    r.metrics += extra
                     progress(r, rounds: options.rounds)
                     return r
                 }
@@ -96,8 +104,10 @@ struct SMTPScenario: BenchScenario {
                                             pacing: .openLoop(messagesPerSecond: rate), warmupNs: plan.openWarmupNs,
                                             durationNs: plan.openDurationNs, run: runID, cpu: env.loadCPU,
                                             sink: sink, expectedReceivedFields: mode.receivedFieldsAdded)
-                        let r = result(load.execute(), engine: engine, round: round, plan: plan, mode: mode,
+                        let (o, extra) = counted(load, relay)
+                        var r = result(o, engine: engine, round: round, plan: plan, mode: mode,
                                        title: openTitle(n, t.size, rate, fixed: smtp.rate != nil, plan, mode))
+                        r.metrics += extra
                         progress(r, rounds: options.rounds)
                         return r
                     }

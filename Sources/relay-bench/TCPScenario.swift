@@ -59,6 +59,7 @@ struct TCPScenario: BenchScenario {
         for c in plan.rrConnections { for b in plan.rrSizes { report.tables.append(rrTitle(c, b, plan)) } }
         for c in plan.sweepConnections { for b in plan.sweepSizes { report.tables.append(sweepTitle(c, b, plan)) } }
         var runID: UInt16 = 0
+        let syscalls = SyscallCounting(enabled: options.countSyscalls, cpu: env.loadCPU)
 
         for round in 1...options.rounds {
             for engine in engines where report.unavailable[engine] == nil {
@@ -80,7 +81,9 @@ struct TCPScenario: BenchScenario {
                                             durationNs: plan.bulkDurationNs, run: runID, cpu: env.loadCPU,
                                             pattern: pattern, peer: peer)
                         load.writeBytes = b
-                        let r = bulkResult(load.execute(), engine: engine, round: round, writeBytes: b, plan: plan)
+                        let (o, count) = syscalls.around(relay.pid) { load.execute() }
+                        var r = bulkResult(o, engine: engine, round: round, writeBytes: b, plan: plan)
+                        r.metrics += SyscallCounting.metrics(count, messages: nil, unit: "write", bytes: Double(o.bytesAtSink))
                         progress(r, rounds: options.rounds)
                         runs.append(r)
                     }
@@ -92,7 +95,10 @@ struct TCPScenario: BenchScenario {
                                                        rate: TCPPlan.rrRate(messageBytes: b), durationNs: plan.rrDurationNs,
                                                        warmupNs: plan.rrWarmupNs, run: runID, cpu: env.loadCPU)
                         load.messageBytes = b
-                        let r = rrResult(load.execute(), engine: engine, round: round, messageBytes: b, plan: plan)
+                        let (o, count) = syscalls.around(relay.pid) { load.execute() }
+                        var r = rrResult(o, engine: engine, round: round, messageBytes: b, plan: plan)
+                        // Per request: its bytes go through the relay twice (request and echo).
+                        r.metrics += SyscallCounting.metrics(count, messages: o.received, unit: "request", bytes: Double(2 * o.received * b))
                         progress(r, rounds: options.rounds)
                         runs.append(r)
                     }
