@@ -10,8 +10,11 @@ final class RelayProcess {
     let engine: String
     private let logPath: String
     private var reaped = false
+    /// Attached, not started: stop() and deinit leave it running.
+    let external: Bool
 
-    private init(pid: pid_t, port: UInt16, engine: String, logPath: String) {
+    private init(pid: pid_t, port: UInt16, engine: String, logPath: String, external: Bool = false) {
+        self.external = external
         self.pid = pid
         self.port = port
         self.engine = engine
@@ -64,11 +67,22 @@ final class RelayProcess {
         }
     }
 
+    /// An external relay, checked to be alive and accepting on its port.
+    static func attach(_ x: ExternalRelay) throws(RelayLaunchError) -> RelayProcess {
+        guard kill(x.pid, 0) == 0 else { throw RelayLaunchError(message: "\(x.name): no process \(x.pid) (\(errnoName(errno)))") }
+        do { close(try LoopbackClient.connect(port: x.port)) } catch {
+            throw RelayLaunchError(message: "\(x.name): \(error)")
+        }
+        let relay = RelayProcess(pid: x.pid, port: x.port, engine: x.name, logPath: "", external: true)
+        relay.reaped = true
+        return relay
+    }
+
     /// SIGTERM, then reap; SIGKILL if it has not exited within 15 s. Returns a one-line outcome
     /// ("exit 0", "killed after 15 s", ...).
     @discardableResult
     func stop() -> String {
-        guard !reaped else { return "already reaped" }
+        guard !reaped else { return external ? "exit 0" : "already reaped" }
         kill(pid, SIGTERM)
         let deadline = MonotonicClock.nowNs() + 15_000_000_000
         var status: Int32 = 0

@@ -13,7 +13,6 @@ import UringRelay
 struct SMTPScenario: BenchScenario {
     let name = "smtp"
     let summary = "SMTP relay: messages/s at saturation, open-loop latency (MAIL FROM to final 250) and a saturation sweep of the open-loop rate, every message verified"
-    let engines = ["uring", "epoll"]
     var flags: [FlagSpec] { SMTPBenchOptions.specs }
 
     func checkFlags(_ flags: ParsedFlags) throws(UsageError) {
@@ -41,7 +40,7 @@ struct SMTPScenario: BenchScenario {
         _ = FileDescriptorLimit.raiseToHardLimit()
         CPUPinning.pinCurrentThread(env.loadCPU)
         let sink: SMTPSink
-        do { sink = try SMTPSink(cpu: env.loadCPU) } catch { throw BenchFailure(message: "sink: \(error)") }
+        do { sink = try SMTPSink(cpu: env.loadCPU, port: options.sinkPort) } catch { throw BenchFailure(message: "sink: \(error)") }
         sink.start()
         defer { sink.stop() }
         let templates = plan.messageSizes.map { BenchMailTemplate(size: $0) }
@@ -81,6 +80,8 @@ struct SMTPScenario: BenchScenario {
             func key(_ n: Int, _ size: Int) -> String { "\(n)/\(size)" }
             for (n, t) in cells {
                 if let fixed = smtp.rate { rates[key(n, t.size)] = fixed; continue }
+                // uring-relay's engines set the rate when they ran; otherwise the external relays do.
+                let engines = options.engines.isEmpty ? options.targets.map(\.name) : options.engines
                 let medians = engines.compactMap { e in
                     Spread(report.results.filter { $0.workload == "saturation" && $0.engine == e && $0.valid
                                && $0.params.contains { $0 == ("message_bytes", String(t.size)) }
@@ -165,11 +166,12 @@ struct SMTPScenario: BenchScenario {
                               _ report: inout ScenarioReport,
                               _ body: (RelayProcess, String, Int) -> [BenchResult]) throws(BenchFailure) {
         for round in 1...options.rounds {
-            for engine in engines where report.unavailable[engine] == nil {
+            for target in options.targets where report.unavailable[target.name] == nil {
+                let engine = target.name
                 let relay: RelayProcess
                 do {
-                    relay = try RelayProcess.start(path: options.relayPath, mode: mode.rawValue, engine: engine,
-                                                   arguments: mode.arguments(sinkPort: sink.port), cpu: env.relayCPU)
+                    relay = try target.start(relayPath: options.relayPath, mode: mode.rawValue,
+                                             arguments: mode.arguments(sinkPort: sink.port), cpu: env.relayCPU)
                 } catch {
                     report.unavailable[engine] = error.message
                     Console.err("smtp \(engine): unavailable: \(error.message)")
@@ -187,8 +189,8 @@ struct SMTPScenario: BenchScenario {
                 }
                 report.results += runs
             }
-            if report.unavailable.count == engines.count {
-                throw BenchFailure(message: "no engine could start: " + engines.map { "\($0): \(report.unavailable[$0]!)" }.joined(separator: "; "))
+            if report.unavailable.count == options.targets.count {
+                throw BenchFailure(message: "no engine could start: " + options.targets.map { "\($0.name): \(report.unavailable[$0.name]!)" }.joined(separator: "; "))
             }
         }
     }

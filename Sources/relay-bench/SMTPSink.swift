@@ -56,9 +56,10 @@ final class SMTPSink: @unchecked Sendable {
     private static let verbRCPT = Array("RCPT".utf8), verbDATA = Array("DATA".utf8), verbRSET = Array("RSET".utf8)
     private static let verbNOOP = Array("NOOP".utf8), verbQUIT = Array("QUIT".utf8)
 
-    init(cpu: Int?) throws(SystemError) {
+    /// Listens on 127.0.0.1:`port` (0: any free port).
+    init(cpu: Int?, port listenPort: UInt16 = 0) throws(SystemError) {
         self.cpu = cpu
-        listenFD = try Socket.makeListener(.ipv4Loopback(port: 0), reusePort: false)
+        listenFD = try Socket.makeListener(.ipv4Loopback(port: listenPort), reusePort: false)
         port = try Socket.localAddress(of: listenFD).port
         epfd = curing_epoll_create()
         if epfd < 0 { close(listenFD); throw SystemError(operation: "epoll_create1", errno: -epfd) }

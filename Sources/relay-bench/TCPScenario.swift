@@ -7,7 +7,6 @@ import UringRelay
 struct TCPScenario: BenchScenario {
     let name = "tcp"
     let summary = "TCP relay: bulk throughput (verified bytes), open-loop echo latency and a saturation sweep of the echo rate"
-    let engines = ["uring", "epoll"]
 
     let workloads = ["bulk", "rr", "sweep"]
     var flags: [FlagSpec] {
@@ -48,7 +47,7 @@ struct TCPScenario: BenchScenario {
         CPUPinning.pinCurrentThread(env.loadCPU)
         let pattern = StreamPattern()
         let peer: BenchPeer
-        do { peer = try BenchPeer(pattern: pattern, cpu: env.loadCPU) } catch {
+        do { peer = try BenchPeer(pattern: pattern, cpu: env.loadCPU, port: options.peerPort) } catch {
             throw BenchFailure(message: "peer: \(error)")
         }
         peer.start()
@@ -62,12 +61,12 @@ struct TCPScenario: BenchScenario {
         let syscalls = SyscallCounting(enabled: options.countSyscalls, cpu: env.loadCPU)
 
         for round in 1...options.rounds {
-            for engine in engines where report.unavailable[engine] == nil {
+            for target in options.targets where report.unavailable[target.name] == nil {
+                let engine = target.name
                 let relay: RelayProcess
                 do {
-                    relay = try RelayProcess.start(
-                        path: options.relayPath, mode: "tcp", engine: engine,
-                        arguments: ["--upstream", "127.0.0.1:\(peer.port)", "--threads", "1", "--pin"], cpu: env.relayCPU)
+                    relay = try target.start(relayPath: options.relayPath, mode: "tcp",
+                                             arguments: ["--upstream", "127.0.0.1:\(peer.port)", "--threads", "1", "--pin"], cpu: env.relayCPU)
                 } catch {
                     report.unavailable[engine] = error.message
                     Console.err("tcp \(engine): unavailable: \(error.message)")
@@ -118,8 +117,8 @@ struct TCPScenario: BenchScenario {
                 }
                 report.results += runs
             }
-            if report.unavailable.count == engines.count {
-                throw BenchFailure(message: "no engine could start: " + engines.map { "\($0): \(report.unavailable[$0]!)" }.joined(separator: "; "))
+            if report.unavailable.count == options.targets.count {
+                throw BenchFailure(message: "no engine could start: " + options.targets.map { "\($0.name): \(report.unavailable[$0.name]!)" }.joined(separator: "; "))
             }
         }
         return report
