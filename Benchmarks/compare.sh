@@ -31,6 +31,7 @@ swift build -c release --product uring-relay >&2
 bench=.build/release/relay-bench
 
 work=$(mktemp -d /tmp/relay-compare-XXXXXX)
+chmod 755 "$work"  # Postfix daemons run as the postfix user and must reach their queue in here
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -113,5 +114,64 @@ CFG
     "$bench" tcp --workload bulk --workload rr "${pass[@]}" --peer-port "$peer" "${externals[@]}" "${out[@]}"
 }
 
+# A throwaway Postfix instance: queue, data and configuration in $work/postfix, listening on
+# 127.0.0.1:$1 only, relaying everything from 127.0.0.0/8 to [127.0.0.1]:$2 (relay-bench's
+# sink), no local delivery, no header rewriting (so the sink's digest check sees the message as
+# sent, with Postfix's one Received field in front). Sets postfix_master to the master's pid.
+start_postfix() {
+    local port=$1 sink=$2
+    postfix_dir=$work/postfix/etc
+    mkdir -p "$postfix_dir" "$work/postfix/queue" "$work/postfix/data"
+    cp /etc/postfix/master.cf "$postfix_dir/master.cf"
+    : >"$postfix_dir/main.cf"
+    chown -R postfix "$work/postfix/data"
+    postconf -c "$postfix_dir" -e \
+        "compatibility_level = 3.6" \
+        "queue_directory = $work/postfix/queue" \
+        "data_directory = $work/postfix/data" \
+        "maillog_file = $work/postfix/maillog" "maillog_file_prefixes = $work" \
+        "mail_owner = postfix" "setgid_group = postdrop" \
+        "inet_interfaces = 127.0.0.1" "inet_protocols = ipv4" \
+        "myhostname = postfix.bench" "mydestination =" \
+        "local_transport = error:no local delivery" "alias_maps =" "alias_database =" \
+        "relayhost = [127.0.0.1]:$sink" \
+        "mynetworks = 127.0.0.0/8" "smtpd_relay_restrictions = permit_mynetworks, reject" \
+        "local_header_rewrite_clients =" \
+        "smtpd_tls_security_level = none" "smtp_tls_security_level = none" \
+        "default_process_limit = 200" "smtp_destination_concurrency_limit = 64" \
+        "message_size_limit = 52428800"
+    # The smtp listener moves to 127.0.0.1:$port (not chrooted: the queue is not under /var/spool).
+    postconf -c "$postfix_dir" -M "$port/inet=$port inet n - n - - smtpd"
+    postconf -c "$postfix_dir" -MX "smtp/inet" 2>/dev/null || true
+    postconf -c "$postfix_dir" -M "postlog/unix-dgram=postlog unix-dgram n - n - 1 postlogd"
+    # No chroot: the queue is a temporary directory without the files a chroot jail needs.
+    postconf -c "$postfix_dir" -F "*/*/chroot = n"
+    taskset -c 0 postfix -c "$postfix_dir" start >&2
+    local pidfile=$work/postfix/queue/pid/master.pid
+    for _ in $(seq 100); do [[ -s $pidfile ]] && break; sleep 0.05; done
+    if [[ ! -s $pidfile ]]; then
+        echo "compare: Postfix did not start; its log:" >&2
+        tail -20 "$work/postfix/maillog" >&2 || true
+        return 1
+    fi
+    postfix_master=$(tr -d ' ' <"$pidfile")
+}
+
+run_smtp() {
+    local sink postfix_port
+    sink=$(free_port); postfix_port=$(free_port)
+    start_postfix "$postfix_port" "$sink"
+    wait_listening "$postfix_port" postfix || { tail -20 "$work/postfix/maillog" >&2; return 1; }
+    externals=()
+    add_external postfix "$postfix_port" "$postfix_master"
+    local out=()
+    [[ -n $json_dir ]] && out+=(--json "$json_dir/compare-smtp.json")
+    [[ -n $svg_dir ]] && out+=(--svg "$svg_dir")
+    "$bench" smtp --workload saturation --workload open "${pass[@]}" --sink-port "$sink" "${externals[@]}" "${out[@]}"
+    postfix -c "$postfix_dir" stop >&2 || true
+    postfix_dir=""
+}
+
 if [[ -n $json_dir ]]; then mkdir -p "$json_dir"; fi
 if [[ -z $only || $only == tcp ]]; then run_tcp; fi
+if [[ -z $only || $only == smtp ]]; then run_smtp; fi

@@ -23,6 +23,10 @@ struct SMTPLoadOutcome {
     var upstreamConnections = 0
     /// RSETs the sink received during the run.
     var upstreamResets = 0
+    /// Messages the sink received over the whole run (warm-up included) divided by the time from
+    /// the start to the last one's arrival: the rate that reached the sink, which for a
+    /// store-and-forward relay is not the rate of its 250s.
+    var deliveredPerSecond: Double?
     var problems: [String] = []
 
     var valid: Bool { problems.isEmpty }

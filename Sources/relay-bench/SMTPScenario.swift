@@ -80,9 +80,8 @@ struct SMTPScenario: BenchScenario {
             func key(_ n: Int, _ size: Int) -> String { "\(n)/\(size)" }
             for (n, t) in cells {
                 if let fixed = smtp.rate { rates[key(n, t.size)] = fixed; continue }
-                // uring-relay's engines set the rate when they ran; otherwise the external relays do.
-                let engines = options.engines.isEmpty ? options.targets.map(\.name) : options.engines
-                let medians = engines.compactMap { e in
+                // The lowest of every target's, so each relay gets a load it can carry.
+                let medians = options.targets.map(\.name).compactMap { e in
                     Spread(report.results.filter { $0.workload == "saturation" && $0.engine == e && $0.valid
                                && $0.params.contains { $0 == ("message_bytes", String(t.size)) }
                                && $0.params.contains { $0 == ("sessions", String(n)) } }
@@ -237,6 +236,9 @@ struct SMTPScenario: BenchScenario {
         }
         if let cpu = o.relayCPUSeconds, o.measuredSeconds > 0, !open {
             metrics.append(Metric(key: "relay_cpu_utilization", label: "relay CPU (cores busy)", value: cpu / o.measuredSeconds, decimals: 2))
+        }
+        if let d = o.deliveredPerSecond {
+            metrics.append(Metric(key: "delivered_per_s", label: "delivered to the sink (msg/s, whole run)", value: d, decimals: 0))
         }
         // New ones only: the smtp relay keeps idle upstream connections for reuse across runs.
         metrics.append(Metric(key: "upstream_connections_opened", label: "upstream connections opened", value: Double(o.upstreamConnections), decimals: 0))

@@ -100,6 +100,9 @@ final class SMTPSink: @unchecked Sendable {
         while parked.load(ordering: .acquiring) { Self.nap(nanoseconds: 100_000) }
     }
 
+    /// Messages received since the last `take()`, leaving them there.
+    var messageCount: Int { counters.withLock { $0.messages.count } }
+
     /// Everything recorded since the last call (and starts afresh).
     func take() -> SMTPSinkCounters {
         counters.withLock { c in
@@ -195,7 +198,8 @@ final class SMTPSink: @unchecked Sendable {
                 c.inTransaction = false
                 c.recipients = 0
                 // Recorded before the 250 goes out, so the message is there when the client knows.
-                counters.withLock { $0.messages.append(summary) }
+                let now = MonotonicClock.nowNs()
+                counters.withLock { $0.messages.append(summary); $0.lastMessageNs = now }
                 c.out += Self.queued
                 continue
             }
