@@ -139,7 +139,10 @@ start_postfix() {
         "local_header_rewrite_clients =" \
         "smtpd_tls_security_level = none" "smtp_tls_security_level = none" \
         "default_process_limit = 200" "smtp_destination_concurrency_limit = 64" \
-        "message_size_limit = 52428800"
+        "message_size_limit = 52428800" \
+        "max_idle = 3600s" "max_use = 1000000"
+    # max_idle/max_use: otherwise dozens of idle smtpd and smtp processes exit together 100 s
+    # after a Postfix run, on CPU 0, in the middle of the next relay's measurement.
     # The smtp listener moves to 127.0.0.1:$port (not chrooted: the queue is not under /var/spool).
     postconf -c "$postfix_dir" -M "$port/inet=$port inet n - n - - smtpd"
     postconf -c "$postfix_dir" -MX "smtp/inet" 2>/dev/null || true
