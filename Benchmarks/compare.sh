@@ -95,6 +95,9 @@ stream {
     server {
         listen 127.0.0.1:$nginx_port;
         proxy_pass 127.0.0.1:$peer;
+        # Pass a client's FIN on and keep the other direction open, as uring-relay does;
+        # without it nginx closes both sides at the first FIN, before the sink has read the end.
+        proxy_half_close on;
     }
 }
 CFG
