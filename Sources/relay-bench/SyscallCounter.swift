@@ -1,8 +1,9 @@
 import Glibc
 import UringRelay
 
-/// Counts another process's system calls with `perf stat -e raw_syscalls:sys_enter -p PID`
-/// (every thread of the process; needs root or perf_event_paranoid ≤ 1 and tracefs).
+/// Counts another process's system calls with `perf stat -e raw_syscalls:sys_enter -p PIDS`
+/// (every thread of the process and of its descendants; needs root or perf_event_paranoid ≤ 1
+/// and tracefs).
 ///
 /// perf starts with its counter disabled (`-D -1`) and takes `enable` / `disable` on a control
 /// pipe, answering each with "ack" on a second pipe: the count covers exactly the span between
@@ -62,8 +63,11 @@ final class SyscallCounter {
             throw BenchFailure(message: "pipe: \(errnoName(errno))")
         }
         for fd in controlPipe + ackPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        // In perf: fd 3 reads commands, fd 4 writes acks.
-        let args = [perf, "stat", "-x", ",", "-e", "raw_syscalls:sys_enter", "-p", String(target), "-D", "-1",
+        // The whole tree as it is now (nginx works in its master's child); processes forked
+        // later (socat's per-connection children, Postfix's smtpd) inherit the counter, and
+        // their counts are summed in. In perf: fd 3 reads commands, fd 4 writes acks.
+        let tree = [target] + ProcessUsage.descendants(of: target)
+        let args = [perf, "stat", "-x", ",", "-e", "raw_syscalls:sys_enter", "-p", tree.map(String.init).joined(separator: ","), "-D", "-1",
                     "--control", "fd:3,4", "-o", outputPath]
         let spawned = PinnedSpawn.spawn(path: perf, arguments: args, outputFD: logFD,
                                         passFDs: [(controlPipe[0], 3), (ackPipe[1], 4)], cpu: cpu)

@@ -17,6 +17,23 @@ import Testing
         #expect((count ?? 0) >= 5000)
     }
 
+    /// A relay that forks per connection (socat, Postfix) is charged for its children's calls.
+    @Test func countsChildrenForkedAfterTheStart() throws {
+        guard Self.canCount, access("/usr/bin/python3", X_OK) == 0 else { return }
+        let counter = try SyscallCounter.start(target: getpid(), cpu: nil)
+        let devNull = open("/dev/null", O_WRONLY)
+        defer { close(devNull) }
+        let child = PinnedSpawn.spawn(path: "/usr/bin/python3",
+                                      arguments: ["python3", "-c", "import os\nfor _ in range(20000): os.getppid()"],
+                                      outputFD: devNull, cpu: nil)
+        guard case .success(let pid) = child else { Issue.record("spawn: \(child)"); return }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        #expect(status == 0)
+        let count = counter.stop()
+        #expect((count ?? 0) >= 20000)
+    }
+
     @Test func refusesAMissingProcess() {
         guard Self.canCount else { return }
         // A pid far above pid_max's default: perf cannot attach and says so.
