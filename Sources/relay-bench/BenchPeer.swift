@@ -21,10 +21,11 @@ final class BenchPeer: @unchecked Sendable {
     private var thread: WorkerThread?
     private static let listenerMarker = UInt64.max
 
-    init(pattern: StreamPattern, cpu: Int?) throws(SystemError) {
+    /// Listens on 127.0.0.1:`port` (0: any free port).
+    init(pattern: StreamPattern, cpu: Int?, port listenPort: UInt16 = 0) throws(SystemError) {
         self.pattern = pattern
         self.cpu = cpu
-        listenFD = try Socket.makeListener(.ipv4Loopback(port: 0), reusePort: false)
+        listenFD = try Socket.makeListener(.ipv4Loopback(port: listenPort), reusePort: false)
         port = try Socket.localAddress(of: listenFD).port
         epfd = curing_epoll_create()
         if epfd < 0 { throw SystemError(operation: "epoll_create1", errno: -epfd) }

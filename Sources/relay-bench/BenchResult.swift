@@ -1,3 +1,5 @@
+import UringRelay
+
 /// One run of one workload on one engine in one round.
 struct BenchResult {
     var scenario: String
@@ -11,6 +13,10 @@ struct BenchResult {
     var table: String
     var problems: [String]
     var metrics: [Metric]
+    /// Latency of the measured window, for the percentile charts (--svg); nil when not measured.
+    var histogram: LatencyHistogram? = nil
+    /// A saturation sweep's steps in the order run (empty for other workloads).
+    var sweep: [SweepPoint] = []
 
     var valid: Bool { problems.isEmpty }
 }

@@ -7,6 +7,10 @@ protocol BenchScenario {
     var name: String { get }
     /// One line for `relay-bench --help`.
     var summary: String { get }
+    /// Workload names `--workload` picks from.
+    var workloads: [String] { get }
+    /// The workload matrix of the full suite and of --quick, for --help.
+    var matrix: String { get }
     /// Runs every round; progress goes to stderr. Throws only when nothing could be measured.
     func run(options: BenchOptions, environment: BenchEnvironment) throws(BenchFailure) -> ScenarioReport
     /// Flags of this scenario alone, added to the shared ones.

@@ -3,11 +3,11 @@ import CURing
 import UringRelay
 
 /// Bulk workload: `connections` blocking sender threads (pinned to `cpu`) each stream
-/// StreamPattern bytes in 64 KiB writes for `durationNs`, then half-close and wait for the
+/// StreamPattern bytes in `writeBytes` writes (64 KiB unless the plan says otherwise) for `durationNs`, then half-close and wait for the
 /// sink's close. Throughput is bytes the sink accepted over the time until the last stream's
 /// EOF reached the sink; every byte is verified by the sink.
 struct BulkLoad {
-    static let writeSize = 64 * 1024
+    static let defaultWriteSize = 64 * 1024
 
     var relayPort: UInt16
     var relayPid: pid_t
@@ -17,6 +17,8 @@ struct BulkLoad {
     var cpu: Int?
     var pattern: StreamPattern
     var peer: BenchPeer
+    /// Bytes per send(), at most StreamPattern.maxRun.
+    var writeBytes = BulkLoad.defaultWriteSize
 
     func execute() -> BulkOutcome {
         var outcome = BulkOutcome(connections: connections)
@@ -42,10 +44,11 @@ struct BulkLoad {
         let end = t0 + durationNs
         let pattern = self.pattern
         let cpu = self.cpu
+        let writeBytes = self.writeBytes
         let threads = slots.map { slot in
             WorkerThread(name: "bench-bulk") {
                 CPUPinning.pinCurrentThread(cpu)
-                Self.stream(slot, until: end, pattern: pattern)
+                Self.stream(slot, until: end, pattern: pattern, writeSize: writeBytes)
             }
         }
         for t in threads { t.join() }
@@ -73,7 +76,7 @@ struct BulkLoad {
         return outcome
     }
 
-    private static func stream(_ slot: BulkSenderSlot, until end: UInt64, pattern: StreamPattern) {
+    private static func stream(_ slot: BulkSenderSlot, until end: UInt64, pattern: StreamPattern, writeSize: Int) {
         while MonotonicClock.nowNs() < end {
             let p = pattern.pointer(connection: slot.id, position: slot.bytesSent)
             var off = 0

@@ -32,27 +32,20 @@ struct JSONReport {
             } else {
                 fields += r.metrics.map { "\(Self.quote($0.key)): \(Self.number(String($0.value)))" }
             }
+            if !r.sweep.isEmpty {
+                let steps = r.sweep.map { p in
+                    "{\"offered_per_s\": \(p.offeredRate), \"measured_per_s\": \(Self.number(NumberText.fixed(p.measuredRate, 1))), \"held\": \(p.held)"
+                        + (p.problem.map { ", \"problem\": \(Self.quote($0))" } ?? "") + "}"
+                }
+                fields.append("\"steps\": [" + steps.joined(separator: ", ") + "]")
+            }
             return "    {" + fields.joined(separator: ", ") + "}"
         }
         return "{\n  \"environment\": {" + env.joined(separator: ", ") + "},\n  \"results\": [\n"
             + runs.joined(separator: ",\n") + "\n  ]\n}\n"
     }
 
-    func write(to path: String) -> Bool {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        if fd < 0 { return false }
-        defer { close(fd) }
-        var text = render()
-        return text.withUTF8 { buf in
-            var off = 0
-            while off < buf.count {
-                let n = Glibc.write(fd, buf.baseAddress! + off, buf.count - off)
-                if n <= 0 { return false }
-                off += n
-            }
-            return true
-        }
-    }
+    func write(to path: String) -> Bool { TextFile.write(render(), to: path) }
 
     /// A JSON number if the text is one (finite), else a JSON string.
     static func number(_ text: String) -> String {

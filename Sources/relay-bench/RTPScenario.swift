@@ -8,14 +8,24 @@ import UringRelay
 struct RTPScenario: BenchScenario {
     let name = "rtp"
     let summary = "RTP fan-out: one source to N receivers at a fixed packet rate, loss and latency, every datagram verified"
-    let engines = ["uring", "epoll"]
+    let workloads = ["fanout"]
     var flags: [FlagSpec] { RTPBenchOptions.specs }
+
+    var matrix: String {
+        func steps(_ plan: RTPPlan) -> String {
+            plan.steps.map { "  \($0.receivers) receiver(s) at \($0.packetRate) pkt/s" }.joined(separator: "\n")
+        }
+        return "rtp (fanout), full suite (the default):\n" + steps(.full) + "\nrtp --quick:\n" + steps(.quick)
+    }
 
     func checkFlags(_ flags: ParsedFlags) throws(UsageError) {
         _ = try RTPBenchOptions.parse(flags)
     }
 
     func run(options: BenchOptions, environment env: BenchEnvironment) throws(BenchFailure) -> ScenarioReport {
+        guard options.runs("fanout") else { return ScenarioReport() }
+        // External relays (--external-relay) are TCP relays; the rtp load measures uring-relay only.
+        let engines = options.engines
         let o: RTPBenchOptions
         do { o = try RTPBenchOptions.parse(options.flags) } catch { throw BenchFailure(message: "\(error)") }
         var plan = options.quick ? RTPPlan.quick : RTPPlan.full

@@ -10,8 +10,11 @@ final class RelayProcess {
     let engine: String
     private let logPath: String
     private var reaped = false
+    /// Attached, not started: stop() and deinit leave it running.
+    let external: Bool
 
-    private init(pid: pid_t, port: UInt16, engine: String, logPath: String) {
+    private init(pid: pid_t, port: UInt16, engine: String, logPath: String, external: Bool = false) {
+        self.external = external
         self.pid = pid
         self.port = port
         self.engine = engine
@@ -30,37 +33,20 @@ final class RelayProcess {
                       ready: ((RelayProcess) -> Bool)? = nil) throws(RelayLaunchError) -> RelayProcess {
         let port: UInt16
         do { port = try LoopbackClient.freePort() } catch { throw RelayLaunchError(message: "\(error)") }
-        var template = Array("/tmp/relay-bench-\(mode)-\(engine)-XXXXXX".utf8CString)
-        let logFD = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        if logFD < 0 { throw RelayLaunchError(message: "mkstemp: \(errnoName(errno))") }
-        let logPath = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        _ = fcntl(logFD, F_SETFD, FD_CLOEXEC)
+        guard let (logPath, logFD) = PinnedSpawn.temporaryFile("relay-bench-\(mode)-\(engine)") else {
+            throw RelayLaunchError(message: "mkstemp: \(errnoName(errno))")
+        }
         defer { close(logFD) }
 
         let args = [path, mode, "--listen", "127.0.0.1:\(port)", "--engine", engine] + arguments
-        let outcome = SpawnOutcome()
-        // The child inherits the spawning thread's CPU mask, so spawn from a thread pinned to `cpu`.
-        let spawner = WorkerThread(name: "bench-spawn") {
-            CPUPinning.pinCurrentThread(cpu)
-            var actions = posix_spawn_file_actions_t()
-            posix_spawn_file_actions_init(&actions)
-            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-            posix_spawn_file_actions_adddup2(&actions, logFD, 1)
-            posix_spawn_file_actions_adddup2(&actions, logFD, 2)
-            var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
-            var envp: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/bin:/bin"), nil]
-            var pid: pid_t = 0
-            outcome.rc = posix_spawn(&pid, path, &actions, nil, &argv, &envp)
-            outcome.pid = pid
-            posix_spawn_file_actions_destroy(&actions)
-            for p in argv + envp { free(p) }
-        }
-        spawner.join()
-        if outcome.rc != 0 {
+        let pid: pid_t
+        switch PinnedSpawn.spawn(path: path, arguments: args, outputFD: logFD, cpu: cpu) {
+        case .success(let p): pid = p
+        case .failure(let e):
             unlink(logPath)
-            throw RelayLaunchError(message: "posix_spawn \(path): \(errnoName(outcome.rc))")
+            throw RelayLaunchError(message: "posix_spawn \(path): \(errnoName(e.errno))")
         }
-        let relay = RelayProcess(pid: outcome.pid, port: port, engine: engine, logPath: logPath)
+        let relay = RelayProcess(pid: pid, port: port, engine: engine, logPath: logPath)
 
         let deadline = MonotonicClock.nowNs() + 10_000_000_000
         while true {
@@ -85,11 +71,22 @@ final class RelayProcess {
         }
     }
 
+    /// An external relay, checked to be alive and accepting on its port.
+    static func attach(_ x: ExternalRelay) throws(RelayLaunchError) -> RelayProcess {
+        guard kill(x.pid, 0) == 0 else { throw RelayLaunchError(message: "\(x.name): no process \(x.pid) (\(errnoName(errno)))") }
+        do { close(try LoopbackClient.connect(port: x.port)) } catch {
+            throw RelayLaunchError(message: "\(x.name): \(error)")
+        }
+        let relay = RelayProcess(pid: x.pid, port: x.port, engine: x.name, logPath: "", external: true)
+        relay.reaped = true
+        return relay
+    }
+
     /// SIGTERM, then reap; SIGKILL if it has not exited within 15 s. Returns a one-line outcome
     /// ("exit 0", "killed after 15 s", ...).
     @discardableResult
     func stop() -> String {
-        guard !reaped else { return "already reaped" }
+        guard !reaped else { return external ? "exit 0" : "already reaped" }
         kill(pid, SIGTERM)
         let deadline = MonotonicClock.nowNs() + 15_000_000_000
         var status: Int32 = 0

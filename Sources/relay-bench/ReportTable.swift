@@ -5,10 +5,18 @@ struct ReportTable {
     var results: [BenchResult]
     /// Engine → why it did not run.
     var unavailable: [String: String]
-    var engines = ["uring", "epoll"]
+    /// Columns: uring and epoll first (always, so a missing engine shows as such), then any
+    /// external relays in order of appearance; the last column is uring/epoll.
+    var engines: [String] {
+        var out = ["uring", "epoll"]
+        for r in results where !out.contains(r.engine) { out.append(r.engine) }
+        for e in unavailable.keys.sorted() where !out.contains(e) { out.append(e) }
+        return out
+    }
 
     func render() -> String {
-        var rows: [[String]] = [["metric"] + engines + ["\(engines[0])/\(engines[1])"]]
+        let engines = self.engines
+        var rows: [[String]] = [["metric"] + engines + ["uring/epoll"]]
         let valid = engines.map { e in results.filter { $0.engine == e && $0.valid } }
         let all = engines.map { e in results.filter { $0.engine == e } }
         rows.append(["valid runs"] + engines.indices.map { i in
@@ -26,7 +34,7 @@ struct ReportTable {
                 if s.count > 1 { cell += " (\(NumberText.fixed(s.min, decimals))–\(NumberText.fixed(s.max, decimals)))" }
                 row.append(cell)
             }
-            if let a = spreads[0], let b = spreads[1], b.median != 0 {
+            if let a = spreads[0], let b = spreads[1], b.median != 0 {  // uring, epoll
                 row.append(NumberText.fixed(a.median / b.median, 2))
             } else {
                 row.append("-")

@@ -1,12 +1,14 @@
 import Glibc
 
-/// The 128-byte request of the request/response workload: connection id (u32) and per-connection
-/// sequence number (u64), little-endian, then filler derived from both, so a reply can be checked
-/// byte for byte against the request it answers.
+/// A request of the request/response workload (128 bytes unless the plan says otherwise):
+/// connection id (u32) and per-connection sequence number (u64), little-endian, then filler
+/// derived from both, so a reply can be checked byte for byte against the request it answers.
 enum RequestMessage {
-    static let size = 128
+    static let defaultSize = 128
+    /// The id and sequence number need this much.
+    static let minimumSize = 12
 
-    static func fill(_ p: UnsafeMutableRawPointer, connection c: UInt32, sequence j: UInt64) {
+    static func fill(_ p: UnsafeMutableRawPointer, connection c: UInt32, sequence j: UInt64, size: Int) {
         let b = p.assumingMemoryBound(to: UInt8.self)
         for i in 0..<4 { b[i] = UInt8(truncatingIfNeeded: c >> (8 * UInt32(i))) }
         for i in 0..<8 { b[4 + i] = UInt8(truncatingIfNeeded: j >> (8 * UInt64(i))) }

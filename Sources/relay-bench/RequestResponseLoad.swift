@@ -17,8 +17,13 @@ struct RequestResponseLoad {
     var warmupNs: UInt64
     var run: UInt16
     var cpu: Int?
+    var messageBytes = RequestMessage.defaultSize
     /// How long after the last send missing replies are waited for before counting them lost.
     var drainNs: UInt64 = 3_000_000_000
+    /// A reply later than this after its due time ends the run as "fell behind" (saturation
+    /// sweep: an overloaded step stops within this time instead of queueing for the whole run);
+    /// nil: no limit.
+    var maxLatencyNs: UInt64? = nil
 
     func execute() -> RequestResponseOutcome {
         var outcome = RequestResponseOutcome(connections: connections, offeredRate: rate)
@@ -46,16 +51,19 @@ struct RequestResponseLoad {
         let slots = RequestResponseSlots()
         let t0 = MonotonicClock.nowNs() + 1_000_000
         let (cpu, pid, c, drainNs) = (self.cpu, relayPid, connections, self.drainNs)
+        let window = (t0 + warmupNs)..<(t0 + warmupNs + durationNs)
+        let maxLatencyNs = self.maxLatencyNs
         let sendFDs = fds
+        let size = messageBytes
 
         let receiver = WorkerThread(name: "bench-rr-recv") {
             CPUPinning.pinCurrentThread(cpu)
-            Self.receive(fds: sendFDs, t0: t0, intervalNs: intervalNs, warmupCount: warmupCount,
-                         drainNs: drainNs, shared: shared, slots: slots)
+            Self.receive(fds: sendFDs, size: size, t0: t0, intervalNs: intervalNs, warmupCount: warmupCount, window: window,
+                         maxLatencyNs: maxLatencyNs, drainNs: drainNs, shared: shared, slots: slots)
         }
         let sender = WorkerThread(name: "bench-rr-send") {
             CPUPinning.pinCurrentThread(cpu)
-            let buffer = UnsafeMutableRawPointer.allocate(byteCount: RequestMessage.size, alignment: 16)
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
             defer { buffer.deallocate() }
             for k in 0..<total {
                 if shared.abort.load(ordering: .relaxed) { break }
@@ -63,10 +71,10 @@ struct RequestResponseLoad {
                 if MonotonicClock.nowNs() < due { Self.sleep(untilNs: due) }
                 if k == warmupCount { slots.relayCPUAtWarmupEnd = ProcessUsage.cpuSeconds(pid: pid) }
                 let conn = k % c
-                RequestMessage.fill(buffer, connection: UInt32(conn), sequence: UInt64(k / c))
+                RequestMessage.fill(buffer, connection: UInt32(conn), sequence: UInt64(k / c), size: size)
                 // Counted before the write: the echo may come back before write() returns.
                 shared.sent.store(k + 1, ordering: .releasing)
-                if !LoopbackClient.writeAll(sendFDs[conn], buffer, RequestMessage.size) {
+                if !LoopbackClient.writeAll(sendFDs[conn], buffer, size) {
                     slots.senderError = "conn \(conn): send: \(errnoName(errno))"
                     break
                 }
@@ -81,8 +89,11 @@ struct RequestResponseLoad {
 
         outcome.sent = shared.sent.load(ordering: .acquiring)
         outcome.received = slots.received
+        outcome.repliesInWindow = slots.repliesInWindow
         outcome.histogram = slots.histogram
         outcome.measuredSeconds = Double(durationNs) / 1e9
+        outcome.windowRate = CompletionRate.perSecond(inWindow: slots.repliesInWindow, total: slots.received, start: t0,
+                                                 window: window, stoppedAt: slots.fellBehindAtNs)
         if let e = slots.senderError { outcome.problems.append(e) }
         outcome.problems += slots.receiverProblems
         if outcome.sent < total { outcome.problems.append("sent only \(outcome.sent) of \(total) requests") }
@@ -93,8 +104,8 @@ struct RequestResponseLoad {
         return outcome
     }
 
-    private static func receive(fds: [Int32], t0: UInt64, intervalNs: Double, warmupCount: Int,
-                                drainNs: UInt64, shared: RequestResponseShared, slots: RequestResponseSlots) {
+    private static func receive(fds: [Int32], size: Int, t0: UInt64, intervalNs: Double, warmupCount: Int, window: Range<UInt64>,
+                                maxLatencyNs: UInt64?, drainNs: UInt64, shared: RequestResponseShared, slots: RequestResponseSlots) {
         let c = fds.count
         let epfd = curing_epoll_create()
         guard epfd >= 0 else { slots.receiverProblems.append("epoll_create: \(errnoName(-epfd))"); shared.abort.store(true, ordering: .relaxed); return }
@@ -103,11 +114,11 @@ struct RequestResponseLoad {
             _ = curing_epoll_ctl(epfd, CURING_EPOLL_CTL_ADD, fd, CURING_EPOLLIN | CURING_EPOLLRDHUP, UInt64(i))
         }
         // Per connection: a partly received reply and the sequence number of the next reply.
-        let partial = UnsafeMutableRawPointer.allocate(byteCount: c * RequestMessage.size, alignment: 16)
+        let partial = UnsafeMutableRawPointer.allocate(byteCount: c * size, alignment: 16)
         defer { partial.deallocate() }
         var filled = [Int](repeating: 0, count: c)
         var nextSeq = [UInt64](repeating: 0, count: c)
-        let expected = UnsafeMutableRawPointer.allocate(byteCount: RequestMessage.size, alignment: 16)
+        let expected = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
         defer { expected.deallocate() }
         let scratchSize = 64 * 1024
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchSize, alignment: 16)
@@ -140,11 +151,11 @@ struct RequestResponseLoad {
                 let now = MonotonicClock.nowNs()
                 var off = 0
                 while off < r {
-                    let take = min(RequestMessage.size - filled[i], r - off)
-                    memcpy(partial + i * RequestMessage.size + filled[i], scratch + off, take)
+                    let take = min(size - filled[i], r - off)
+                    memcpy(partial + i * size + filled[i], scratch + off, take)
                     filled[i] += take
                     off += take
-                    if filled[i] < RequestMessage.size { break }
+                    if filled[i] < size { break }
                     filled[i] = 0
                     let j = nextSeq[i]
                     nextSeq[i] += 1
@@ -153,14 +164,18 @@ struct RequestResponseLoad {
                         fail("conn \(i): reply \(j) before its request was sent")
                         return
                     }
-                    RequestMessage.fill(expected, connection: UInt32(i), sequence: j)
-                    if memcmp(expected, partial + i * RequestMessage.size, RequestMessage.size) != 0 {
+                    RequestMessage.fill(expected, connection: UInt32(i), sequence: j, size: size)
+                    if memcmp(expected, partial + i * size, size) != 0 {
                         slots.mismatches += 1
                     }
                     slots.received += 1
-                    if k >= warmupCount {
-                        let due = t0 + UInt64(Double(k) * intervalNs)
-                        slots.histogram.record(now > due ? now - due : 0)
+                    if window.contains(now) { slots.repliesInWindow += 1 }
+                    let due = t0 + UInt64(Double(k) * intervalNs)
+                    if k >= warmupCount { slots.histogram.record(now > due ? now - due : 0) }
+                    if let limit = maxLatencyNs, now > due + limit {
+                        slots.fellBehindAtNs = now
+                        fail("fell behind: reply \(k) came \((now - due) / 1_000_000) ms after its due time (limit \(limit / 1_000_000) ms)")
+                        return
                     }
                 }
             }

@@ -10,5 +10,9 @@ final class RequestResponseSlots: @unchecked Sendable {
     var receiverProblems: [String] = []
     var histogram = LatencyHistogram()
     var received = 0
+    /// Replies that arrived inside the measured window (whenever their request was due).
+    var repliesInWindow = 0
     var mismatches = 0
+    /// When the receiver stopped the run for a reply past `maxLatencyNs`.
+    var fellBehindAtNs: UInt64?
 }

@@ -3,24 +3,24 @@ import UringRelay
 /// The smtp scenario's own flags.
 struct SMTPBenchOptions {
     var relayMode = SMTPRelayMode.smtp
-    var sessions: Int?
+    var sessions: [Int] = []
     var messageSizes: [Int] = []
     /// Fixed open-loop rate; nil means a fraction of the measured saturation.
     var rate: Int?
 
     static let specs = [
         FlagSpec("relay-mode", value: "MODE", help: "smtp: uring-relay smtp; tcp: uring-relay tcp carrying SMTP unchanged", default: "smtp"),
-        FlagSpec("sessions", value: "N", help: "concurrent SMTP client sessions", default: "32 with --quick, else 64"),
-        FlagSpec("message-size", value: "BYTES", help: "size of each message as the client writes it, e.g. 1K or 128K", repeatable: true, default: "1K, 16K and 128K"),
-        FlagSpec("rate", value: "N", help: "open-loop messages/s", default: "half the lower engine's median saturation"),
+        FlagSpec("sessions", value: "N", help: "smtp: concurrent SMTP client sessions", repeatable: true, default: "the matrix above"),
+        FlagSpec("message-size", value: "BYTES", help: "smtp: size of each message as the client writes it, e.g. 1K or 128K", repeatable: true, default: "the matrix above"),
+        FlagSpec("rate", value: "N", help: "smtp: open-loop messages/s", default: "half the lower engine's median saturation"),
     ]
 
     static func parse(_ f: ParsedFlags) throws(UsageError) -> SMTPBenchOptions {
         var o = SMTPBenchOptions()
         let mode = try f.choice("relay-mode", allowed: SMTPRelayMode.allCases.map(\.rawValue), default: "smtp")
         o.relayMode = SMTPRelayMode(rawValue: mode)!
-        if f.values["sessions"] != nil {
-            o.sessions = try f.int("sessions", default: 0, range: 1...10_000)
+        for text in try f.strings("sessions") {
+            o.sessions.append(try ParsedFlags(values: ["sessions": [text]]).int("sessions", default: 0, range: 1...10_000))
         }
         for text in try f.strings("message-size") {
             // One value at a time through the shared byte-size syntax.

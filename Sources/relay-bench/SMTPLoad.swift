@@ -38,6 +38,13 @@ struct SMTPLoad {
     var expectedReceivedFields: Int
     var setupTimeoutNs: UInt64 = 10_000_000_000
     var drainNs: UInt64 = 5_000_000_000
+    /// Open loop: a message finished (or still waiting for a session) this long after its due
+    /// time ends the run as "fell behind", so an overloaded sweep step stops early; nil: no limit.
+    var maxLatencyNs: UInt64? = nil
+    /// A store-and-forward relay (Postfix) answers the final 250 once the message is queued and
+    /// delivers it later: after the run, wait this long at most for the sink to have every
+    /// accepted message before checking them (a cut-through relay has delivered them already).
+    var deliveryTimeoutNs: UInt64 = 30_000_000_000
 
     func execute() -> SMTPLoadOutcome {
         var outcome = SMTPLoadOutcome(sessions: sessions, messageOctets: template.size)
@@ -58,6 +65,9 @@ struct SMTPLoad {
         outcome.histogram = driver.histogram
         outcome.measuredMessages = driver.measuredMessages
         outcome.acceptedMessages = driver.acceptedMessages
+        outcome.completedInWindow = driver.completedInWindow
+        outcome.windowRate = CompletionRate.perSecond(inWindow: driver.completedInWindow, total: driver.acceptedMessages,
+                                                                start: driver.startNs, window: driver.window, stoppedAt: driver.fellBehindAtNs)
         outcome.measuredSeconds = Double(durationNs) / 1e9
         outcome.relayCPUSeconds = driver.relayCPUSeconds
         outcome.problems += driver.problems
@@ -68,7 +78,16 @@ struct SMTPLoad {
             outcome.problems.append("no message completed in the measured window")
         }
 
+        // Bounded wait for deliveries still on their way (the sink thread counts them).
+        let deliveryDeadline = MonotonicClock.nowNs() + deliveryTimeoutNs
+        while sink.messageCount < driver.acceptedMessages && MonotonicClock.nowNs() < deliveryDeadline {
+            var ts = timespec(tv_sec: 0, tv_nsec: 5_000_000)  // polling interval of the sink's count
+            nanosleep(&ts, nil)
+        }
         let seen = sink.take()
+        if seen.lastMessageNs > driver.startNs && driver.acceptedMessages > 0 {
+            outcome.deliveredPerSecond = Double(seen.messages.count) / (Double(seen.lastMessageNs - driver.startNs) / 1e9)
+        }
         outcome.upstreamConnections = seen.connections
         outcome.upstreamResets = seen.resets
         outcome.problems += seen.problems.map { "sink: \($0)" }

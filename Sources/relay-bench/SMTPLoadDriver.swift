@@ -30,6 +30,12 @@ final class SMTPLoadDriver {
     private(set) var histogram = LatencyHistogram()
     private(set) var measuredMessages = 0
     private(set) var acceptedMessages = 0
+    private(set) var completedInWindow = 0
+    /// When the run was stopped for falling behind (SMTPLoad.maxLatencyNs).
+    private(set) var fellBehindAtNs: UInt64?
+    /// Clock start and measured window of the run, for the completion rate.
+    var window: Range<UInt64> { warmupEndNs..<max(warmupEndNs, endNs) }
+    var startNs: UInt64 { t0 }
     private(set) var relayCPUSeconds: Double?
 
     private var idle: [Int] = []
@@ -141,7 +147,10 @@ final class SMTPLoadDriver {
                     armedAtNs = dueNs(nextDue)
                     _ = curing_timerfd_arm_at(timerFD, armedAtNs)
                 }
-                while queueHead < queue.count, let i = idle.popLast() {
+                if let limit = load.maxLatencyNs, !stopping, queueHead < queue.count, now > dueNs(queue[queueHead]) + limit {
+                    fellBehind(now - dueNs(queue[queueHead]), limit, what: "waited for a free session")
+                }
+                while !stopping, queueHead < queue.count, let i = idle.popLast() {
                     let k = queue[queueHead]
                     queueHead += 1
                     startMessage(sessions[i], intendedNs: dueNs(k), measured: k >= warmupCount)
@@ -316,6 +325,10 @@ final class SMTPLoadDriver {
             s.sequence += 1
             acceptedMessages += 1
             if s.measured { histogram.record(now > s.intendedNs ? now - s.intendedNs : 0) }
+            if now >= warmupEndNs && now < endNs { completedInWindow += 1 }
+            if let limit = load.maxLatencyNs, !stopping, now > s.intendedNs + limit {
+                fellBehind(now - s.intendedNs, limit, what: "was accepted")
+            }
             switch load.pacing {
             case .closedLoop:
                 if now >= warmupEndNs && now < endNs { measuredMessages += 1 }
@@ -349,6 +362,13 @@ final class SMTPLoadDriver {
             liveSessions -= 1
         }
         idle.removeAll { $0 == Int(s.index) }
+    }
+
+    /// The sweep's early stop: a message `lateNs` past its due time.
+    private func fellBehind(_ lateNs: UInt64, _ limitNs: UInt64, what: String) {
+        fellBehindAtNs = MonotonicClock.nowNs()
+        problem("fell behind: a message \(what) \(lateNs / 1_000_000) ms after its due time (limit \(limitNs / 1_000_000) ms)")
+        stopping = true
     }
 
     private func problem(_ message: String) {

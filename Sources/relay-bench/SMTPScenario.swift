@@ -12,76 +12,140 @@ import UringRelay
 ///    from each message's intended start.
 struct SMTPScenario: BenchScenario {
     let name = "smtp"
-    let summary = "SMTP relay: messages/s at saturation and open-loop latency (MAIL FROM to final 250), every message verified"
-    let engines = ["uring", "epoll"]
+    let summary = "SMTP relay: messages/s at saturation, open-loop latency (MAIL FROM to final 250) and a saturation sweep of the open-loop rate, every message verified"
     var flags: [FlagSpec] { SMTPBenchOptions.specs }
 
     func checkFlags(_ flags: ParsedFlags) throws(UsageError) {
         _ = try SMTPBenchOptions.parse(flags)
     }
 
+    let workloads = ["saturation", "open", "sweep"]
+    var matrix: String {
+        "smtp, full suite (the default):\n" + SMTPPlan.full.describe() + "\nsmtp --quick:\n" + SMTPPlan.quick.describe()
+    }
+
     func run(options: BenchOptions, environment env: BenchEnvironment) throws(BenchFailure) -> ScenarioReport {
         let smtp: SMTPBenchOptions
         do { smtp = try SMTPBenchOptions.parse(options.flags) } catch { throw BenchFailure(message: "\(error)") }
         var plan = options.quick ? SMTPPlan.quick : SMTPPlan.full
-        if let n = smtp.sessions { plan.sessions = n }
-        if !smtp.messageSizes.isEmpty { plan.messageSizes = smtp.messageSizes }
+        if !smtp.sessions.isEmpty { plan.sessions = smtp.sessions; plan.sweepSessions = smtp.sessions }
+        if !smtp.messageSizes.isEmpty { plan.messageSizes = smtp.messageSizes; plan.sweepSizes = smtp.messageSizes }
+        if let d = options.durationNs { (plan.saturationDurationNs, plan.openDurationNs, plan.sweep.durationNs) = (d, d, d) }
+        // The open loop's rate comes from the saturation runs unless --rate fixes it.
+        let runSaturation = options.runs("saturation") || (options.runs("open") && smtp.rate == nil)
+        guard runSaturation || options.runs("open") || options.runs("sweep") else { return ScenarioReport() }
         guard access(options.relayPath, X_OK) == 0 else {
             throw BenchFailure(message: "relay binary \(options.relayPath) is not executable (build it, or pass --relay PATH)")
         }
         _ = FileDescriptorLimit.raiseToHardLimit()
         CPUPinning.pinCurrentThread(env.loadCPU)
         let sink: SMTPSink
-        do { sink = try SMTPSink(cpu: env.loadCPU) } catch { throw BenchFailure(message: "sink: \(error)") }
+        do { sink = try SMTPSink(cpu: env.loadCPU, port: options.sinkPort) } catch { throw BenchFailure(message: "sink: \(error)") }
         sink.start()
         defer { sink.stop() }
         let templates = plan.messageSizes.map { BenchMailTemplate(size: $0) }
+        // Every (sessions, template) pair of the saturation and open-loop matrix.
+        let cells = plan.sessions.flatMap { n in templates.map { (n, $0) } }
 
         var report = ScenarioReport()
         var runID: UInt16 = 0
         let mode = smtp.relayMode
-        for t in templates { report.tables.append(saturationTitle(t.size, plan, mode)) }
-        try forEachRelay(options, env, mode, sink, &report) { relay, engine, round in
-            templates.map { t in
-                runID &+= 1
-                let load = SMTPLoad(port: relay.port, relayPid: relay.pid, sessions: plan.sessions, template: t,
-                                    pacing: .closedLoop, warmupNs: plan.saturationWarmupNs,
-                                    durationNs: plan.saturationDurationNs, run: runID, cpu: env.loadCPU,
-                                    sink: sink, expectedReceivedFields: mode.receivedFieldsAdded)
-                let r = result(load.execute(), engine: engine, round: round, plan: plan, mode: mode)
-                progress(r, rounds: options.rounds)
-                return r
+        let syscalls = SyscallCounting(enabled: options.countSyscalls, cpu: env.loadCPU)
+        func counted(_ load: SMTPLoad, _ relay: RelayProcess) -> (SMTPLoadOutcome, [Metric]) {
+            let (o, count) = syscalls.around(relay.pid) { load.execute() }
+            return (o, SyscallCounting.metrics(count, messages: o.acceptedMessages, unit: "message",
+                                               bytes: Double(o.acceptedMessages * o.messageOctets)))
+        }
+        if runSaturation {
+            for (n, t) in cells { report.tables.append(saturationTitle(n, t.size, plan, mode)) }
+            try forEachRelay(options, env, mode, sink, &report) { relay, engine, round in
+                cells.map { n, t in
+                    runID &+= 1
+                    let load = SMTPLoad(port: relay.port, relayPid: relay.pid, sessions: n, template: t,
+                                        pacing: .closedLoop, warmupNs: plan.saturationWarmupNs,
+                                        durationNs: plan.saturationDurationNs, run: runID, cpu: env.loadCPU,
+                                        sink: sink, expectedReceivedFields: mode.receivedFieldsAdded)
+                    let (o, extra) = counted(load, relay)
+                    var r = result(o, engine: engine, round: round, plan: plan, mode: mode)
+                    r.metrics += extra
+                    progress(r, rounds: options.rounds)
+                    return r
+                }
             }
         }
 
-        // One offered rate per size for both engines.
-        var rates: [Int: Int] = [:]
-        for t in templates {
-            if let fixed = smtp.rate { rates[t.size] = fixed; continue }
-            let medians = engines.compactMap { e in
-                Spread(report.results.filter { $0.workload == "saturation" && $0.engine == e && $0.valid
-                           && $0.params.contains { $0 == ("message_bytes", String(t.size)) } }
-                        .compactMap { $0.metrics.first { $0.key == "messages_per_s" }?.value })?.median
+        if options.runs("open") {
+            // One offered rate per cell for both engines.
+            var rates: [String: Int] = [:]
+            func key(_ n: Int, _ size: Int) -> String { "\(n)/\(size)" }
+            for (n, t) in cells {
+                if let fixed = smtp.rate { rates[key(n, t.size)] = fixed; continue }
+                // The lowest of every target's, so each relay gets a load it can carry.
+                let medians = options.targets.map(\.name).compactMap { e in
+                    Spread(report.results.filter { $0.workload == "saturation" && $0.engine == e && $0.valid
+                               && $0.params.contains { $0 == ("message_bytes", String(t.size)) }
+                               && $0.params.contains { $0 == ("sessions", String(n)) } }
+                            .compactMap { $0.metrics.first { $0.key == "messages_per_s" }?.value })?.median
+                }
+                if let lower = medians.min(), lower * plan.openLoopFraction >= 1 {
+                    rates[key(n, t.size)] = Int(lower * plan.openLoopFraction)
+                } else {
+                    Console.err("smtp \(n) sessions, \(t.size)-octet messages: no valid saturation run, so no open-loop rate; skipped")
+                }
             }
-            if let lower = medians.min(), lower * plan.openLoopFraction >= 1 {
-                rates[t.size] = Int(lower * plan.openLoopFraction)
-            } else {
-                Console.err("smtp \(t.size)-octet messages: no valid saturation run, so no open-loop rate; skipped")
+            let openCells = cells.filter { rates[key($0.0, $0.1.size)] != nil }
+            for (n, t) in openCells { report.tables.append(openTitle(n, t.size, rates[key(n, t.size)]!, fixed: smtp.rate != nil, plan, mode)) }
+            if !openCells.isEmpty {
+                try forEachRelay(options, env, mode, sink, &report) { relay, engine, round in
+                    openCells.map { n, t in
+                        runID &+= 1
+                        let rate = rates[key(n, t.size)]!
+                        let load = SMTPLoad(port: relay.port, relayPid: relay.pid, sessions: n, template: t,
+                                            pacing: .openLoop(messagesPerSecond: rate), warmupNs: plan.openWarmupNs,
+                                            durationNs: plan.openDurationNs, run: runID, cpu: env.loadCPU,
+                                            sink: sink, expectedReceivedFields: mode.receivedFieldsAdded)
+                        let (o, extra) = counted(load, relay)
+                        var r = result(o, engine: engine, round: round, plan: plan, mode: mode,
+                                       title: openTitle(n, t.size, rate, fixed: smtp.rate != nil, plan, mode))
+                        r.metrics += extra
+                        progress(r, rounds: options.rounds)
+                        return r
+                    }
+                }
             }
         }
-        let openTemplates = templates.filter { rates[$0.size] != nil }
-        for t in openTemplates { report.tables.append(openTitle(t.size, rates[t.size]!, fixed: smtp.rate != nil, plan, mode)) }
-        guard !openTemplates.isEmpty else { return report }
+
+        // Saturation sweep: the open loop stepped up until a rate is not held.
+        guard options.runs("sweep") else { return report }
+        let sweepCells = plan.sweepSessions.flatMap { n in plan.sweepSizes.map { (n, BenchMailTemplate(size: $0)) } }
+        for (n, t) in sweepCells { report.tables.append(sweepTitle(n, t.size, plan, mode)) }
+        let sweepReport = SweepReport(unit: "msg_s", unitLabel: "msg/s")
         try forEachRelay(options, env, mode, sink, &report) { relay, engine, round in
-            openTemplates.map { t in
-                runID &+= 1
-                let rate = rates[t.size]!
-                let load = SMTPLoad(port: relay.port, relayPid: relay.pid, sessions: plan.sessions, template: t,
-                                    pacing: .openLoop(messagesPerSecond: rate), warmupNs: plan.openWarmupNs,
-                                    durationNs: plan.openDurationNs, run: runID, cpu: env.loadCPU,
-                                    sink: sink, expectedReceivedFields: mode.receivedFieldsAdded)
-                let r = result(load.execute(), engine: engine, round: round, plan: plan, mode: mode,
-                               title: openTitle(t.size, rate, fixed: smtp.rate != nil, plan, mode))
+            sweepCells.map { n, t in
+                let sweep = RateSweep(plan: plan.sweep).run { rate in
+                    runID &+= 1
+                    var load = SMTPLoad(port: relay.port, relayPid: relay.pid, sessions: n, template: t,
+                                        pacing: .openLoop(messagesPerSecond: rate), warmupNs: plan.sweep.warmupNs,
+                                        durationNs: plan.sweep.durationNs, run: runID, cpu: env.loadCPU,
+                                        sink: sink, expectedReceivedFields: mode.receivedFieldsAdded)
+                    load.maxLatencyNs = plan.sweep.maxLatencyNs
+                    let o = load.execute()
+                    var r = result(o, engine: engine, round: round, plan: plan, mode: mode, title: sweepTitle(n, t.size, plan, mode))
+                    if let cpu = o.relayCPUSeconds, o.measuredSeconds > 0 {
+                        r.metrics.append(Metric(key: "relay_cpu_utilization", label: "relay CPU (cores busy)", value: cpu / o.measuredSeconds, decimals: 2))
+                    }
+                    let step = SweepStep(offeredRate: rate, measuredRate: o.windowRate, problems: o.problems, result: r)
+                    Console.err(sweepReport.stepLine("smtp round \(round)/\(options.rounds) \(engine) sweep \(n) sessions, \(t.size)-octet messages:", step, plan: plan.sweep))
+                    return step
+                }
+                var r = BenchResult(
+                    scenario: name, workload: "sweep", engine: engine, round: round,
+                    params: [("relay_mode", mode.rawValue), ("sessions", String(n)), ("message_bytes", String(t.size)),
+                             ("start_msg_s", String(plan.sweep.startRate)), ("duration_s", String(Double(plan.sweep.durationNs) / 1e9))],
+                    table: sweepTitle(n, t.size, plan, mode), problems: sweepReport.problems(sweep),
+                    metrics: sweepReport.metrics(sweep, plan: plan.sweep))
+                r.sweep = sweepReport.points(sweep, plan: plan.sweep)
+                r.histogram = sweep.heldStep?.result?.histogram
                 progress(r, rounds: options.rounds)
                 return r
             }
@@ -89,17 +153,24 @@ struct SMTPScenario: BenchScenario {
         return report
     }
 
+    private func sweepTitle(_ n: Int, _ size: Int, _ plan: SMTPPlan, _ mode: SMTPRelayMode) -> String {
+        "smtp saturation sweep: \(sessionsText(n)), \(sizeText(size)) messages, open loop \(plan.sweep.description), \(through(mode))"
+    }
+
+    private func sessionsText(_ n: Int) -> String { "\(n) session\(n == 1 ? "" : "s")" }
+
     /// Rounds × engines (A/B within a round): a fresh relay for each, `body` runs the workloads,
     /// then the relay's peak RSS is added to each of its results.
     private func forEachRelay(_ options: BenchOptions, _ env: BenchEnvironment, _ mode: SMTPRelayMode, _ sink: SMTPSink,
                               _ report: inout ScenarioReport,
                               _ body: (RelayProcess, String, Int) -> [BenchResult]) throws(BenchFailure) {
         for round in 1...options.rounds {
-            for engine in engines where report.unavailable[engine] == nil {
+            for target in options.targets where report.unavailable[target.name] == nil {
+                let engine = target.name
                 let relay: RelayProcess
                 do {
-                    relay = try RelayProcess.start(path: options.relayPath, mode: mode.rawValue, engine: engine,
-                                                   arguments: mode.arguments(sinkPort: sink.port), cpu: env.relayCPU)
+                    relay = try target.start(relayPath: options.relayPath, mode: mode.rawValue,
+                                             arguments: mode.arguments(sinkPort: sink.port), cpu: env.relayCPU)
                 } catch {
                     report.unavailable[engine] = error.message
                     Console.err("smtp \(engine): unavailable: \(error.message)")
@@ -117,8 +188,8 @@ struct SMTPScenario: BenchScenario {
                 }
                 report.results += runs
             }
-            if report.unavailable.count == engines.count {
-                throw BenchFailure(message: "no engine could start: " + engines.map { "\($0): \(report.unavailable[$0]!)" }.joined(separator: "; "))
+            if report.unavailable.count == options.targets.count {
+                throw BenchFailure(message: "no engine could start: " + options.targets.map { "\($0.name): \(report.unavailable[$0.name]!)" }.joined(separator: "; "))
             }
         }
     }
@@ -131,13 +202,13 @@ struct SMTPScenario: BenchScenario {
         "through uring-relay \(mode.rawValue)"
     }
 
-    private func saturationTitle(_ size: Int, _ plan: SMTPPlan, _ mode: SMTPRelayMode) -> String {
-        "smtp saturation: \(plan.sessions) sessions, \(sizeText(size)) messages, closed loop, \(seconds(plan.saturationDurationNs)) s after \(plan.saturationWarmupNs / 1_000_000) ms warm-up, \(through(mode))"
+    private func saturationTitle(_ n: Int, _ size: Int, _ plan: SMTPPlan, _ mode: SMTPRelayMode) -> String {
+        "smtp saturation: \(sessionsText(n)), \(sizeText(size)) messages, closed loop, \(seconds(plan.saturationDurationNs)) s after \(plan.saturationWarmupNs / 1_000_000) ms warm-up, \(through(mode))"
     }
 
-    private func openTitle(_ size: Int, _ rate: Int, fixed: Bool, _ plan: SMTPPlan, _ mode: SMTPRelayMode) -> String {
+    private func openTitle(_ n: Int, _ size: Int, _ rate: Int, fixed: Bool, _ plan: SMTPPlan, _ mode: SMTPRelayMode) -> String {
         let why = fixed ? "" : " (\(Int(plan.openLoopFraction * 100))% of the lower saturation)"
-        return "smtp open loop: \(plan.sessions) sessions, \(sizeText(size)) messages at \(rate) msg/s\(why), \(seconds(plan.openDurationNs)) s after \(plan.openWarmupNs / 1_000_000) ms warm-up, \(through(mode))"
+        return "smtp open loop: \(sessionsText(n)), \(sizeText(size)) messages at \(rate) msg/s\(why), \(seconds(plan.openDurationNs)) s after \(plan.openWarmupNs / 1_000_000) ms warm-up, \(through(mode))"
     }
 
     private func seconds(_ ns: UInt64) -> String {
@@ -166,6 +237,9 @@ struct SMTPScenario: BenchScenario {
         if let cpu = o.relayCPUSeconds, o.measuredSeconds > 0, !open {
             metrics.append(Metric(key: "relay_cpu_utilization", label: "relay CPU (cores busy)", value: cpu / o.measuredSeconds, decimals: 2))
         }
+        if let d = o.deliveredPerSecond {
+            metrics.append(Metric(key: "delivered_per_s", label: "delivered to the sink (msg/s, whole run)", value: d, decimals: 0))
+        }
         // New ones only: the smtp relay keeps idle upstream connections for reuse across runs.
         metrics.append(Metric(key: "upstream_connections_opened", label: "upstream connections opened", value: Double(o.upstreamConnections), decimals: 0))
         var params = [("relay_mode", mode.rawValue), ("sessions", String(o.sessions)), ("message_bytes", String(o.messageOctets))]
@@ -174,18 +248,20 @@ struct SMTPScenario: BenchScenario {
         params += [("duration_s", String(Double(durationNs) / 1e9)), ("warmup_s", String(Double(warmupNs) / 1e9))]
         return BenchResult(
             scenario: name, workload: open ? "open_loop" : "saturation", engine: engine, round: round, params: params,
-            table: title ?? saturationTitle(o.messageOctets, plan, mode), problems: o.problems, metrics: metrics)
+            table: title ?? saturationTitle(o.sessions, o.messageOctets, plan, mode), problems: o.problems, metrics: metrics,
+            histogram: open ? h : nil)
     }
 
     private func progress(_ r: BenchResult, rounds: Int) {
         let size = r.params.first { $0.0 == "message_bytes" }?.1 ?? "?"
-        let head = "smtp round \(r.round)/\(rounds) \(r.engine) \(r.workload) \(size)-octet messages:"
+        let n = r.params.first { $0.0 == "sessions" }?.1 ?? "?"
+        let head = "smtp round \(r.round)/\(rounds) \(r.engine) \(r.workload) \(n) sessions, \(size)-octet messages:"
         guard r.valid else {
             Console.err("\(head) INVALID: " + r.problems.prefix(3).joined(separator: "; ")
                         + (r.problems.count > 3 ? "; (\(r.problems.count - 3) more)" : ""))
             return
         }
-        let shown = r.metrics.filter { ["messages_per_s", "latency_p50_us", "latency_p99_us", "relay_cpu_ms_per_1k_messages"].contains($0.key) }
+        let shown = r.metrics.filter { ["messages_per_s", "latency_p50_us", "latency_p99_us", "relay_cpu_ms_per_1k_messages", "highest_held_msg_s", "held_relay_cpu_utilization"].contains($0.key) }
         Console.err("\(head) " + shown.map { "\($0.label) \(NumberText.fixed($0.value, $0.decimals))" }.joined(separator: ", "))
     }
 }

@@ -56,9 +56,10 @@ final class SMTPSink: @unchecked Sendable {
     private static let verbRCPT = Array("RCPT".utf8), verbDATA = Array("DATA".utf8), verbRSET = Array("RSET".utf8)
     private static let verbNOOP = Array("NOOP".utf8), verbQUIT = Array("QUIT".utf8)
 
-    init(cpu: Int?) throws(SystemError) {
+    /// Listens on 127.0.0.1:`port` (0: any free port).
+    init(cpu: Int?, port listenPort: UInt16 = 0) throws(SystemError) {
         self.cpu = cpu
-        listenFD = try Socket.makeListener(.ipv4Loopback(port: 0), reusePort: false)
+        listenFD = try Socket.makeListener(.ipv4Loopback(port: listenPort), reusePort: false)
         port = try Socket.localAddress(of: listenFD).port
         epfd = curing_epoll_create()
         if epfd < 0 { close(listenFD); throw SystemError(operation: "epoll_create1", errno: -epfd) }
@@ -98,6 +99,9 @@ final class SMTPSink: @unchecked Sendable {
         lent.store(false, ordering: .releasing)
         while parked.load(ordering: .acquiring) { Self.nap(nanoseconds: 100_000) }
     }
+
+    /// Messages received since the last `take()`, leaving them there.
+    var messageCount: Int { counters.withLock { $0.messages.count } }
 
     /// Everything recorded since the last call (and starts afresh).
     func take() -> SMTPSinkCounters {
@@ -194,7 +198,8 @@ final class SMTPSink: @unchecked Sendable {
                 c.inTransaction = false
                 c.recipients = 0
                 // Recorded before the 250 goes out, so the message is there when the client knows.
-                counters.withLock { $0.messages.append(summary) }
+                let now = MonotonicClock.nowNs()
+                counters.withLock { $0.messages.append(summary); $0.lastMessageNs = now }
                 c.out += Self.queued
                 continue
             }

@@ -11,6 +11,8 @@ struct SMTPSinkCounters: Sendable {
     /// Commands refused or out of order, connections lost mid-message, ... (first few kept).
     var problems: [String] = []
     var problemCount = 0
+    /// CLOCK_MONOTONIC ns when the last message was complete (0: none yet).
+    var lastMessageNs: UInt64 = 0
 
     mutating func problem(_ text: String) {
         problemCount += 1

@@ -6,11 +6,40 @@ import UringRelay
 /// runs every workload: bulk throughput, then open-loop request/response latency.
 struct TCPScenario: BenchScenario {
     let name = "tcp"
-    let summary = "TCP relay: bulk throughput (verified bytes) and open-loop 128-byte echo latency"
-    let engines = ["uring", "epoll"]
+    let summary = "TCP relay: bulk throughput (verified bytes), open-loop echo latency and a saturation sweep of the echo rate"
+
+    let workloads = ["bulk", "rr", "sweep"]
+    var flags: [FlagSpec] {
+        [FlagSpec("connections", value: "N", help: "tcp: connections of every tcp workload", repeatable: true, default: "the matrix above"),
+         FlagSpec("size", value: "BYTES", help: "tcp: bulk write size and request size, e.g. 128, 1K, 64K", repeatable: true, default: "the matrix above")]
+    }
+    var matrix: String {
+        "tcp, full suite (the default):\n" + TCPPlan.full.describe() + "\ntcp --quick:\n" + TCPPlan.quick.describe()
+    }
+
+    func checkFlags(_ flags: ParsedFlags) throws(UsageError) { _ = try Self.parse(flags) }
+
+    private static func parse(_ f: ParsedFlags) throws(UsageError) -> (connections: [Int], sizes: [Int]) {
+        var connections: [Int] = [], sizes: [Int] = []
+        for text in try f.strings("connections") {
+            connections.append(try ParsedFlags(values: ["connections": [text]]).int("connections", default: 0, range: 1...10_000))
+        }
+        for text in try f.strings("size") {
+            sizes.append(try ParsedFlags(values: ["size": [text]]).bytes("size", default: 0, range: 128...StreamPattern.maxRun))
+        }
+        return (connections, sizes)
+    }
 
     func run(options: BenchOptions, environment env: BenchEnvironment) throws(BenchFailure) -> ScenarioReport {
-        let plan = options.quick ? TCPPlan.quick : TCPPlan.full
+        var plan = options.quick ? TCPPlan.quick : TCPPlan.full
+        do {
+            let (connections, sizes) = try Self.parse(options.flags)
+            plan.apply(connections: connections, sizes: sizes, durationNs: options.durationNs)
+        } catch { throw BenchFailure(message: "\(error)") }
+        if !options.runs("bulk") { plan.bulkConnections = [] }
+        if !options.runs("rr") { plan.rrConnections = [] }
+        if !options.runs("sweep") { plan.sweepConnections = [] }
+        guard !(plan.bulkConnections + plan.rrConnections + plan.sweepConnections).isEmpty else { return ScenarioReport() }
         guard access(options.relayPath, X_OK) == 0 else {
             throw BenchFailure(message: "relay binary \(options.relayPath) is not executable (build it, or pass --relay PATH)")
         }
@@ -18,24 +47,26 @@ struct TCPScenario: BenchScenario {
         CPUPinning.pinCurrentThread(env.loadCPU)
         let pattern = StreamPattern()
         let peer: BenchPeer
-        do { peer = try BenchPeer(pattern: pattern, cpu: env.loadCPU) } catch {
+        do { peer = try BenchPeer(pattern: pattern, cpu: env.loadCPU, port: options.peerPort) } catch {
             throw BenchFailure(message: "peer: \(error)")
         }
         peer.start()
         defer { peer.stop() }
 
         var report = ScenarioReport()
-        for c in plan.bulkConnections { report.tables.append(bulkTitle(c, plan)) }
-        for c in plan.rrConnections { report.tables.append(rrTitle(c, plan)) }
+        for c in plan.bulkConnections { for b in plan.bulkSizes { report.tables.append(bulkTitle(c, b, plan)) } }
+        for c in plan.rrConnections { for b in plan.rrSizes { report.tables.append(rrTitle(c, b, plan)) } }
+        for c in plan.sweepConnections { for b in plan.sweepSizes { report.tables.append(sweepTitle(c, b, plan)) } }
         var runID: UInt16 = 0
+        let syscalls = SyscallCounting(enabled: options.countSyscalls, cpu: env.loadCPU)
 
         for round in 1...options.rounds {
-            for engine in engines where report.unavailable[engine] == nil {
+            for target in options.targets where report.unavailable[target.name] == nil {
+                let engine = target.name
                 let relay: RelayProcess
                 do {
-                    relay = try RelayProcess.start(
-                        path: options.relayPath, mode: "tcp", engine: engine,
-                        arguments: ["--upstream", "127.0.0.1:\(peer.port)", "--threads", "1", "--pin"], cpu: env.relayCPU)
+                    relay = try target.start(relayPath: options.relayPath, mode: "tcp",
+                                             arguments: ["--upstream", "127.0.0.1:\(peer.port)", "--threads", "1", "--pin"], cpu: env.relayCPU)
                 } catch {
                     report.unavailable[engine] = error.message
                     Console.err("tcp \(engine): unavailable: \(error.message)")
@@ -43,22 +74,39 @@ struct TCPScenario: BenchScenario {
                 }
                 var runs: [BenchResult] = []
                 for c in plan.bulkConnections {
-                    runID &+= 1
-                    let load = BulkLoad(relayPort: relay.port, relayPid: relay.pid, connections: c,
-                                        durationNs: plan.bulkDurationNs, run: runID, cpu: env.loadCPU,
-                                        pattern: pattern, peer: peer)
-                    let r = bulkResult(load.execute(), engine: engine, round: round, plan: plan)
-                    progress(r, rounds: options.rounds)
-                    runs.append(r)
+                    for b in plan.bulkSizes {
+                        runID &+= 1
+                        var load = BulkLoad(relayPort: relay.port, relayPid: relay.pid, connections: c,
+                                            durationNs: plan.bulkDurationNs, run: runID, cpu: env.loadCPU,
+                                            pattern: pattern, peer: peer)
+                        load.writeBytes = b
+                        let (o, count) = syscalls.around(relay.pid) { load.execute() }
+                        var r = bulkResult(o, engine: engine, round: round, writeBytes: b, plan: plan)
+                        r.metrics += SyscallCounting.metrics(count, messages: nil, unit: "write", bytes: Double(o.bytesAtSink))
+                        progress(r, rounds: options.rounds)
+                        runs.append(r)
+                    }
                 }
                 for c in plan.rrConnections {
-                    runID &+= 1
-                    let load = RequestResponseLoad(relayPort: relay.port, relayPid: relay.pid, connections: c,
-                                                   rate: plan.rrRate, durationNs: plan.rrDurationNs,
-                                                   warmupNs: plan.rrWarmupNs, run: runID, cpu: env.loadCPU)
-                    let r = rrResult(load.execute(), engine: engine, round: round, plan: plan)
-                    progress(r, rounds: options.rounds)
-                    runs.append(r)
+                    for b in plan.rrSizes {
+                        runID &+= 1
+                        var load = RequestResponseLoad(relayPort: relay.port, relayPid: relay.pid, connections: c,
+                                                       rate: TCPPlan.rrRate(messageBytes: b), durationNs: plan.rrDurationNs,
+                                                       warmupNs: plan.rrWarmupNs, run: runID, cpu: env.loadCPU)
+                        load.messageBytes = b
+                        let (o, count) = syscalls.around(relay.pid) { load.execute() }
+                        var r = rrResult(o, engine: engine, round: round, messageBytes: b, plan: plan)
+                        // Per request: its bytes go through the relay twice (request and echo).
+                        r.metrics += SyscallCounting.metrics(count, messages: o.received, unit: "request", bytes: Double(2 * o.received * b))
+                        progress(r, rounds: options.rounds)
+                        runs.append(r)
+                    }
+                }
+                for c in plan.sweepConnections {
+                    for b in plan.sweepSizes {
+                        runs.append(sweepResult(relay: relay, connections: c, messageBytes: b, engine: engine, round: round,
+                                                plan: plan, options: options, env: env, runID: &runID))
+                    }
                 }
                 // Peak RSS covers the whole relay process life (all workloads of this round).
                 let rss = ProcessUsage.peakRSSBytes(pid: relay.pid)
@@ -69,22 +117,63 @@ struct TCPScenario: BenchScenario {
                 }
                 report.results += runs
             }
-            if report.unavailable.count == engines.count {
-                throw BenchFailure(message: "no engine could start: " + engines.map { "\($0): \(report.unavailable[$0]!)" }.joined(separator: "; "))
+            if report.unavailable.count == options.targets.count {
+                throw BenchFailure(message: "no engine could start: " + options.targets.map { "\($0.name): \(report.unavailable[$0.name]!)" }.joined(separator: "; "))
             }
         }
         return report
     }
 
-    private func bulkTitle(_ c: Int, _ plan: TCPPlan) -> String {
-        "tcp bulk: \(c) connection\(c == 1 ? "" : "s"), \(plan.bulkDurationNs / 1_000_000_000) s of 64 KiB writes into a verifying sink"
+    /// One saturation sweep of request/response at `connections` × `messageBytes`.
+    private func sweepResult(relay: RelayProcess, connections c: Int, messageBytes b: Int, engine: String, round: Int,
+                             plan: TCPPlan, options: BenchOptions, env: BenchEnvironment, runID: inout UInt16) -> BenchResult {
+        let sweep = RateSweep(plan: plan.sweep).run { rate in
+            runID &+= 1
+            var load = RequestResponseLoad(relayPort: relay.port, relayPid: relay.pid, connections: c,
+                                           rate: rate, durationNs: plan.sweep.durationNs,
+                                           warmupNs: plan.sweep.warmupNs, run: runID, cpu: env.loadCPU)
+            load.messageBytes = b
+            load.maxLatencyNs = plan.sweep.maxLatencyNs
+            load.drainNs = 1_000_000_000
+            let o = load.execute()
+            let r = rrResult(o, engine: engine, round: round, messageBytes: b, plan: plan, title: sweepTitle(c, b, plan))
+            let step = SweepStep(offeredRate: rate, measuredRate: o.windowRate, problems: o.problems, result: r)
+            Console.err(sweepReport.stepLine("tcp round \(round)/\(options.rounds) \(engine) sweep connections=\(c) message_bytes=\(b):", step, plan: plan.sweep))
+            return step
+        }
+        var r = BenchResult(
+            scenario: name, workload: "sweep", engine: engine, round: round,
+            params: [("connections", String(c)), ("message_bytes", String(b)),
+                     ("start_req_s", String(plan.sweep.startRate)), ("duration_s", String(Double(plan.sweep.durationNs) / 1e9))],
+            table: sweepTitle(c, b, plan), problems: sweepReport.problems(sweep),
+            metrics: sweepReport.metrics(sweep, plan: plan.sweep))
+        r.sweep = sweepReport.points(sweep, plan: plan.sweep)
+        r.histogram = sweep.heldStep?.result?.histogram
+        progress(r, rounds: options.rounds)
+        return r
     }
 
-    private func rrTitle(_ c: Int, _ plan: TCPPlan) -> String {
-        "tcp request/response: \(c) connections, 128-byte echo, open loop at \(plan.rrRate) req/s, \(plan.rrDurationNs / 1_000_000_000) s after \(plan.rrWarmupNs / 1_000_000) ms warm-up"
+    private var sweepReport: SweepReport { SweepReport(unit: "req_s", unitLabel: "req/s") }
+
+    private func connectionsText(_ c: Int) -> String { "\(c) connection\(c == 1 ? "" : "s")" }
+
+    private func seconds(_ ns: UInt64) -> String {
+        ns % 1_000_000_000 == 0 ? String(ns / 1_000_000_000) : NumberText.fixed(Double(ns) / 1e9, 2)
     }
 
-    private func bulkResult(_ o: BulkOutcome, engine: String, round: Int, plan: TCPPlan) -> BenchResult {
+    private func sweepTitle(_ c: Int, _ b: Int, _ plan: TCPPlan) -> String {
+        "tcp saturation sweep: \(connectionsText(c)), \(ByteText.short(b)) echo, open loop \(plan.sweep.description)"
+    }
+
+    private func bulkTitle(_ c: Int, _ b: Int, _ plan: TCPPlan) -> String {
+        "tcp bulk: \(connectionsText(c)), \(seconds(plan.bulkDurationNs)) s of \(ByteText.short(b)) writes into a verifying sink"
+    }
+
+    private func rrTitle(_ c: Int, _ b: Int, _ plan: TCPPlan) -> String {
+        "tcp request/response: \(connectionsText(c)), \(ByteText.short(b)) echo, open loop at \(TCPPlan.rrRate(messageBytes: b)) req/s, \(seconds(plan.rrDurationNs)) s after \(plan.rrWarmupNs / 1_000_000) ms warm-up"
+    }
+
+    private func bulkResult(_ o: BulkOutcome, engine: String, round: Int, writeBytes: Int, plan: TCPPlan) -> BenchResult {
         var metrics = [
             Metric(key: "throughput_gbit_s", label: "throughput (Gbit/s)", value: o.gbitPerSecond, decimals: 2),
             Metric(key: "bytes_verified", label: "bytes verified (GiB)", value: Double(o.bytesAtSink) / Double(1 << 30), decimals: 2),
@@ -98,11 +187,12 @@ struct TCPScenario: BenchScenario {
         return BenchResult(
             scenario: name, workload: "bulk", engine: engine, round: round,
             params: [("connections", String(o.connections)), ("duration_s", String(Double(plan.bulkDurationNs) / 1e9)),
-                     ("write_bytes", String(BulkLoad.writeSize))],
-            table: bulkTitle(o.connections, plan), problems: o.problems, metrics: metrics)
+                     ("write_bytes", String(writeBytes))],
+            table: bulkTitle(o.connections, writeBytes, plan), problems: o.problems, metrics: metrics)
     }
 
-    private func rrResult(_ o: RequestResponseOutcome, engine: String, round: Int, plan: TCPPlan) -> BenchResult {
+    private func rrResult(_ o: RequestResponseOutcome, engine: String, round: Int, messageBytes: Int, plan: TCPPlan,
+                          title: String? = nil) -> BenchResult {
         let h = o.histogram
         func us(_ q: Double) -> Double { Double(h.value(atQuantile: q)) / 1000 }
         var metrics = [
@@ -116,23 +206,26 @@ struct TCPScenario: BenchScenario {
         if let cpu = o.cpuSecondsPer1kRequests {
             metrics.append(Metric(key: "relay_cpu_ms_per_1k_req", label: "relay CPU ms per 1k requests", value: cpu * 1000, decimals: 3))
         }
+        if let cpu = o.relayCPUSeconds, o.measuredSeconds > 0 {
+            metrics.append(Metric(key: "relay_cpu_utilization", label: "relay CPU (cores busy)", value: cpu / o.measuredSeconds, decimals: 2))
+        }
         return BenchResult(
             scenario: name, workload: "rr", engine: engine, round: round,
             params: [("connections", String(o.connections)), ("rate_req_s", String(o.offeredRate)),
                      ("duration_s", String(Double(plan.rrDurationNs) / 1e9)), ("warmup_s", String(Double(plan.rrWarmupNs) / 1e9)),
-                     ("message_bytes", String(RequestMessage.size))],
-            table: rrTitle(o.connections, plan), problems: o.problems, metrics: metrics)
+                     ("message_bytes", String(messageBytes))],
+            table: title ?? rrTitle(o.connections, messageBytes, plan), problems: o.problems, metrics: metrics, histogram: h)
     }
 
     private func progress(_ r: BenchResult, rounds: Int) {
-        let params = r.params.prefix(2).map { "\($0.0)=\($0.1)" }.joined(separator: " ")
+        let params = r.params.filter { ["connections", "write_bytes", "message_bytes", "rate_req_s"].contains($0.0) }.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
         let head = "tcp round \(r.round)/\(rounds) \(r.engine) \(r.workload) \(params):"
         guard r.valid else {
             Console.err("\(head) INVALID: " + r.problems.prefix(3).joined(separator: "; ")
                         + (r.problems.count > 3 ? "; (\(r.problems.count - 3) more)" : ""))
             return
         }
-        let shown = r.metrics.filter { ["throughput_gbit_s", "relay_cpu_s_per_gib", "latency_p50_us", "latency_p99_us", "achieved_req_s"].contains($0.key) }
+        let shown = r.metrics.filter { ["throughput_gbit_s", "relay_cpu_s_per_gib", "latency_p50_us", "latency_p99_us", "achieved_req_s", "highest_held_req_s", "held_relay_cpu_utilization"].contains($0.key) }
         Console.err("\(head) " + shown.map { "\($0.label) \(NumberText.fixed($0.value, $0.decimals))" }.joined(separator: ", "))
     }
 }
