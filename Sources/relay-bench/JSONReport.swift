@@ -13,6 +13,8 @@ struct JSONReport {
             "\"cores\": \(environment.cores)",
             "\"relay_cpu\": \(environment.relayCPU.map(String.init) ?? "null")",
             "\"load_cpu\": \(environment.loadCPU.map(String.init) ?? "null")",
+            "\"liburing_version\": \(environment.liburingVersion.map(Self.quote) ?? "null")",
+            "\"io_uring\": \(Self.quote(environment.uringFeatures))",
         ]
         if !unavailable.isEmpty {
             let items = unavailable.sorted { $0.key < $1.key }.map { "\(Self.quote($0.key)): \(Self.quote($0.value))" }
