@@ -11,7 +11,8 @@ if [[ "${1:-}" == "--tests" ]]; then
     #   postfix           for /usr/sbin/smtp-sink and /usr/sbin/smtp-source (no mail system is set up)
     #   python3-aiosmtpd  the upstream SMTP server (Tests/peers/smtp_upstream.py), run with /usr/bin/python3
     #   ffmpeg            the RTP sender and receivers
-    packages+=(python3 procps swaks postfix python3-aiosmtpd ffmpeg)
+    #   linux-perf        relay-bench --syscalls (its own tests count a process's syscalls)
+    packages+=(python3 procps swaks postfix python3-aiosmtpd ffmpeg linux-perf)
 fi
 
 missing=()

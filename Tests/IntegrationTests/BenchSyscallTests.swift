@@ -5,7 +5,14 @@ import Testing
 /// relay-bench --syscalls: perf stat attached to a process counts the system calls it makes
 /// between start and stop. Skipped where perf cannot count (not installed, not root).
 @Suite(.serialized) struct BenchSyscallTests {
-    static var canCount: Bool { SyscallCounter.perfPath() != nil && geteuid() == 0 }
+    /// perf missing (or not root) is a skip locally and a failure where peers are required.
+    static var canCount: Bool {
+        if SyscallCounter.perfPath() != nil && geteuid() == 0 { return true }
+        if TestEnvironment.requirePeers {
+            Issue.record("perf cannot count here (installed: \(SyscallCounter.perfPath() != nil), root: \(geteuid() == 0)) but URING_RELAY_REQUIRE_PEERS=1")
+        }
+        return false
+    }
 
     @Test func countsTheSyscallsOfTheTargetProcess() throws {
         guard Self.canCount else { return }
