@@ -230,7 +230,9 @@ struct RTPRelayIntegrationTests {
             let rs = try (0..<3).map { _ in try Receiver() }
             // The closed port sits between open ones, so its failed sends interleave with theirs.
             let all = [rs[0].address, closedAddress, rs[1].address, rs[2].address]
-            try Self.stream(engine, receivers: rs, destinations: all, count: 300, gapMs: 0) { relay in
+            // Paced (1 ms apart), so that sends come in many batches: the ICMP error for one
+            // batch can only fail a later one (epoll sends a destination's batch in one sendmmsg).
+            try Self.stream(engine, receivers: rs, destinations: all, count: 300, gapMs: 1) { relay in
                 let s = relay.stats()
                 #expect(s.destinations.count == 4)
                 for d in s.destinations where d.address != closedAddress { #expect(d.rtpSent == 300 && d.dropped == 0) }
