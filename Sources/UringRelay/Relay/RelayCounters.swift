@@ -14,6 +14,26 @@ public final class RelayCounters: Sendable {
 
     public init() {}
 
+    /// Counts a newly accepted client in, unless `limit` clients are open across the workers
+    /// already: then it is counted as refused and false is returned. Workers share no other
+    /// state, so this one atomic is what makes --max-conns hold across them.
+    public func admitConnection(limit: Int) -> Bool {
+        if activeConnections.add(1, ordering: .relaxed).newValue <= limit {
+            connectionsAcceptedTotal.add(1, ordering: .relaxed)
+            return true
+        }
+        activeConnections.subtract(1, ordering: .relaxed)
+        connectionsRefusedTotal.add(1, ordering: .relaxed)
+        return false
+    }
+
+    /// Undoes an admission the worker could not honour (no free slot): the client is refused.
+    public func revokeAdmission() {
+        activeConnections.subtract(1, ordering: .relaxed)
+        connectionsAcceptedTotal.subtract(1, ordering: .relaxed)
+        connectionsRefusedTotal.add(1, ordering: .relaxed)
+    }
+
     public struct Snapshot: Sendable, Equatable {
         public var activeConnections: Int
         public var connectionsAcceptedTotal: Int

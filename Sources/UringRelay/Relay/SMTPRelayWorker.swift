@@ -197,14 +197,11 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
             engine.close(fd: fd, tag: 0)
             return
         }
-        let active = counters.activeConnections.add(1, ordering: .relaxed).newValue
-        guard active <= config.maxConnections, let index = freeClientSlots.popLast() else {
-            counters.activeConnections.subtract(1, ordering: .relaxed)
-            counters.connectionsRefusedTotal.add(1, ordering: .relaxed)
-            refuse(fd)
-            return
+        guard counters.admitConnection(limit: config.maxConnections) else { return refuse(fd) }
+        guard let index = freeClientSlots.popLast() else {
+            counters.revokeAdmission()
+            return refuse(fd)
         }
-        counters.connectionsAcceptedTotal.add(1, ordering: .relaxed)
         try? Socket.setNoDelay(fd)
         let peer = (try? Socket.peerAddress(of: fd))
         var policy = SMTPServerPolicy(hostname: config.hostname, relayAllowed: peer.map(config.allows) ?? false,

@@ -201,14 +201,11 @@ final class TCPRelayWorker<Engine: IOEngine>: RelayWorker {
             engine.close(fd: fd, tag: 0)
             return
         }
-        let active = counters.activeConnections.add(1, ordering: .relaxed).newValue
-        guard active <= config.maxConnections, let slotIndex = freeSlots.popLast() else {
-            counters.activeConnections.subtract(1, ordering: .relaxed)
-            counters.connectionsRefusedTotal.add(1, ordering: .relaxed)
-            refuse(fd)
-            return
+        guard counters.admitConnection(limit: config.maxConnections) else { return refuse(fd) }
+        guard let slotIndex = freeSlots.popLast() else {
+            counters.revokeAdmission()
+            return refuse(fd)
         }
-        counters.connectionsAcceptedTotal.add(1, ordering: .relaxed)
         let s = Int(slotIndex)
         highestSlotUsed = max(highestSlotUsed, s)
         slots[s].generation = (slots[s].generation &+ 1) & RelayTag.generationMask
