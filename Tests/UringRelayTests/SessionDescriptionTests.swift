@@ -197,9 +197,15 @@ import Testing
     @Test func returnsNilWithoutMediaOrText() {
         #expect(SessionDescription.parse([]) == nil)
         #expect(SessionDescription.parse(Self.crlf(["v=0", "o=- 1 1 IN IP4 1.2.3.4", "s=x", "t=0 0"])) == nil)
-        #expect(SessionDescription.parse(Self.crlf(["m=video 0 RTP/AVP 96"]) + [0]) == nil)
+        #expect(SessionDescription.parse(Self.crlf(["m=video 0 RTP/AVP 96"]) + [0] + Self.crlf(["a=x"])) == nil)
+        #expect(SessionDescription.parse(Self.crlf(["m=video 0 RTP/AVP 96", "a=ok\u{1}"])) == nil)
         #expect(SessionDescription.parse([0x80, 0x60, 0x00, 0x01] + Self.crlf(["m=video 0 RTP/AVP 96"])) == nil)
         #expect(SessionDescription.parse([UInt8](repeating: 0x61, count: SessionDescription.maxLengthBytes + 1)) == nil)
+    }
+
+    @Test func trailingNULIsTolerated() throws {
+        let sdp = try #require(SessionDescription.parse(Self.crlf(["m=video 0 RTP/AVP 96", "a=control:a"]) + [0]))
+        #expect(sdp.media.count == 1 && sdp.media[0].control == "a")
     }
 
     @Test func bomAndBareCRAreTolerated() throws {

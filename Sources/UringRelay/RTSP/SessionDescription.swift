@@ -149,15 +149,18 @@ public struct SessionDescription: Sendable, Equatable {
     // MARK: Parsing
 
     /// Parses an SDP body. Returns nil when there is no `m=` section (nothing to relay), when
-    /// the bytes are not text (NUL or other control bytes besides TAB/CR/LF), or when they
+    /// the bytes are not text (NUL or other control bytes besides TAB/CR/LF; trailing NULs
+    /// are ignored), or when they
     /// exceed `maxLengthBytes`. Media beyond `maxMediaCount` and attributes beyond
     /// `maxAttributesPerSection` are dropped rather than failing a camera we could still use.
     public static func parse(_ text: [UInt8]) -> SessionDescription? {
         guard text.count <= maxLengthBytes else { return nil }
-        for b in text where b < 0x20 && b != 0x09 && b != 0x0A && b != 0x0D || b == 0x7F {
+        var body = text[...]
+        // Some cameras count a C string's terminating NUL in Content-Length.
+        while body.last == 0 { body = body.dropLast() }
+        for b in body where b < 0x20 && b != 0x09 && b != 0x0A && b != 0x0D || b == 0x7F {
             return nil
         }
-        var body = text[...]
         if body.starts(with: [0xEF, 0xBB, 0xBF]) { body = body.dropFirst(3) }  // UTF-8 BOM from some web UIs
         // Invalid UTF-8 is repaired (U+FFFD) rather than refused: only ASCII fields matter.
         let string = String(decoding: body, as: UTF8.self)
