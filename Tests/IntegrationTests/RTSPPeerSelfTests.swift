@@ -29,6 +29,8 @@ import Testing
             #expect(decoded, "\(s)")
             #expect(s.isClean(minimum: 50), "\(s)")
             #expect(s.isReceiving(), "\(s)")
+            // The camera starts its pipeline on the first DESCRIBE and sends a keyframe first.
+            #expect((s.timeToFirstFrame ?? .infinity) < 5, "\(s)")
             // 25 fps: 50 frames span about 2 s of timestamps, whatever the clock they started on.
             if let first = s.firstPts, let last = s.lastPts {
                 let span = (last - first) / Double(s.frames - 1)
@@ -102,6 +104,42 @@ import Testing
             #expect(after.snapshot().isClean(minimum: 25), "\(after.snapshot())")
             after.stop()
         }
+    }
+
+    @Test func everyMountPlaysItsOwnStream() throws {
+        guard RTSPSourcePeer.canRun(), FFmpegRTSPReader.canRun() else { return }
+        try expectNoFileDescriptorLeak {
+            var o = RTSPSourceOptions()
+            o.paths = ["/cam", "/cam2"]
+            let source = try RTSPSourcePeer(o)
+            let readers = try o.paths.map { try FFmpegRTSPReader.start(source.url(path: $0)) }
+            for r in readers {
+                #expect(r.waitForFrames(25), "\(r.snapshot())")
+                #expect(r.stop().isClean(minimum: 25), "\(r.snapshot())")
+            }
+            #expect(Set(source.events("PLAY").map { $0.split(separator: " ").last! }) == ["/cam", "/cam2"], "\(source.lines)")
+            #expect(source.events("MEDIA-PREPARED").count == 2, "\(source.lines)")
+        }
+    }
+
+    /// The readers' output parsing on canned lines: what a damaged stream looks like, which no
+    /// healthy source produces.
+    @Test func readerOutputIsParsed() {
+        let ffmpegOut = ["#tb 0: 1/90000", "#media_type 0: video", "0,  3600,  3600,  3600, 115200, 0x1",
+                         "0,  7200,  7200,  3600, 115200, 0x2", "0,  7200,  7200,  3600, 115200, 0x3"]
+        #expect(FFmpegRTSPReader.timestamps(ffmpegOut) == [0.04, 0.08, 0.08])
+        #expect(ffmpegOut.count(where: FFmpegRTSPReader.isFrameLine) == 3)
+        let ffmpegErr = ["[h264 @ 0x5581] concealing 140 DC, 140 AC, 140 MV errors in P frame",
+                         "[h264 @ 0x5581] non-existing PPS 0 referenced",
+                         "[rtsp @ 0x5580] method DESCRIBE failed: 401 Unauthorized"]
+        let (decode, other) = FFmpegRTSPReader.complaints(ffmpegOut, ffmpegErr)
+        #expect(decode == Array(ffmpegErr.prefix(2)) && other == [ffmpegErr[2]])
+
+        let gstOut = ["FRAME 40000000", "DECODE-ERROR concealing 3 DC, 3 AC, 3 MV errors in P frame",
+                      "FRAME none", "FRAME 120000000", "ERROR src: Unauthorized"]
+        #expect(GStreamerRTSPReader.timestamps(gstOut) == [0.04, nil, 0.12])
+        let (gstDecode, gstOther) = GStreamerRTSPReader.complaints(gstOut, [])
+        #expect(gstDecode.count == 1 && gstOther == ["ERROR src: Unauthorized"])
     }
 
     @Test func connectionEventsFollowAReader() throws {

@@ -33,8 +33,12 @@ _print_lock = threading.Lock()
 def event(*words):
     # The decoder's streaming thread and the main loop both print: one lock keeps lines whole.
     with _print_lock:
-        sys.stdout.write(" ".join(str(w) for w in words) + "\n")
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(" ".join(str(w) for w in words) + "\n")
+            sys.stdout.flush()
+        except OSError:
+            # The harness is gone (a broken pipe): no one is left to serve or report to.
+            os._exit(1)
 
 
 def one_line(text):

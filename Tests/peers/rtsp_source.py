@@ -46,8 +46,12 @@ _print_lock = threading.Lock()
 def event(*words):
     # stdout is a pipe to the harness: flush every event so it is seen when it happens.
     with _print_lock:
-        sys.stdout.write(" ".join(str(w) for w in words) + "\n")
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(" ".join(str(w) for w in words) + "\n")
+            sys.stdout.flush()
+        except OSError:
+            # The harness is gone (a broken pipe): no one is left to serve or report to.
+            os._exit(1)
 
 
 # The played mounts. No B-frames (tune=zerolatency), so decode order is presentation order and
