@@ -16,11 +16,11 @@ final class FFmpegRTSPPublisher {
     }
 
     let url: String
-    let transport: RTSPTransport
+    let transport: RTSPMediaTransport
     private let process: PeerProcess
 
     /// Starts publishing (`-re`: at the real frame rate, as a live source).
-    init(url: String, transport: RTSPTransport = .tcp, size: String = "320x240", rate: Int = 25) throws {
+    init(url: String, transport: RTSPMediaTransport = .tcp, size: String = "320x240", rate: Int = 25) throws {
         self.url = url
         self.transport = transport
         process = try PeerProcess(Self.path, [

@@ -15,11 +15,11 @@ enum FFmpegRTSPReader {
     }
 
     /// Starts reading `url` (credentials may be in it) over `transport`.
-    static func start(_ url: String, transport: RTSPTransport = .tcp) throws -> RTSPReader {
+    static func start(_ url: String, transport: RTSPMediaTransport = .tcp) throws -> RTSPReader {
         try RTSPReader(program(url, transport: transport), url: url, transport: transport)
     }
 
-    static func program(_ url: String, transport: RTSPTransport) -> RTSPReaderProgram {
+    static func program(_ url: String, transport: RTSPMediaTransport) -> RTSPReaderProgram {
         RTSPReaderProgram(
             name: "ffmpeg-\(transport)", executable: path,
             arguments: [

@@ -16,11 +16,11 @@ enum GStreamerRTSPReader {
 
     /// Starts reading `url` (credentials may be in it) over `transport` only (no fallback
     /// from UDP to TCP).
-    static func start(_ url: String, transport: RTSPTransport = .tcp) throws -> RTSPReader {
+    static func start(_ url: String, transport: RTSPMediaTransport = .tcp) throws -> RTSPReader {
         try RTSPReader(program(url, transport: transport), url: url, transport: transport)
     }
 
-    static func program(_ url: String, transport: RTSPTransport) -> RTSPReaderProgram {
+    static func program(_ url: String, transport: RTSPMediaTransport) -> RTSPReaderProgram {
         RTSPReaderProgram(
             name: "gstreamer-\(transport)", executable: TestEnvironment.systemPython,
             arguments: [TestEnvironment.peerScript("rtsp_reader_gst.py"), url,

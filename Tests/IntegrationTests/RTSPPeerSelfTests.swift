@@ -11,7 +11,7 @@ import Testing
 
     /// `name` ("ffmpeg-udp", ...) started on `url`, or nil when its program is missing.
     static func startReader(_ name: String, _ url: String) throws -> RTSPReader? {
-        let transport = RTSPTransport(rawValue: String(name.split(separator: "-")[1]))!
+        let transport = RTSPMediaTransport(rawValue: String(name.split(separator: "-")[1]))!
         if name.hasPrefix("ffmpeg") {
             return FFmpegRTSPReader.canRun() ? try FFmpegRTSPReader.start(url, transport: transport) : nil
         }
@@ -70,8 +70,8 @@ import Testing
         }
     }
 
-    @Test(arguments: RTSPTransport.allCases)
-    func publisherRecordsToTheSource(_ transport: RTSPTransport) throws {
+    @Test(arguments: RTSPMediaTransport.allCases)
+    func publisherRecordsToTheSource(_ transport: RTSPMediaTransport) throws {
         guard RTSPSourcePeer.canRun(), FFmpegRTSPPublisher.canRun() else { return }
         try expectNoFileDescriptorLeak {
             var o = RTSPSourceOptions()

@@ -8,11 +8,11 @@ import Glibc
 /// reader's own per-frame output lines. `stop()` (also run by deinit) kills and reaps it.
 final class RTSPReader {
     let url: String
-    let transport: RTSPTransport
+    let transport: RTSPMediaTransport
     let program: RTSPReaderProgram
     private let process: PeerProcess
 
-    init(_ program: RTSPReaderProgram, url: String, transport: RTSPTransport) throws {
+    init(_ program: RTSPReaderProgram, url: String, transport: RTSPMediaTransport) throws {
         self.url = url
         self.transport = transport
         self.program = program
