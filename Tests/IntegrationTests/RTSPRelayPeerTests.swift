@@ -95,6 +95,20 @@ import Testing
     }
 
     @Test(arguments: engines)
+    func aCameraPulledOverUDPReachesReaders(_ engine: EngineChoice) throws {
+        guard TestEnvironment.canRun(engine), RTSPSourcePeer.canRun(), FFmpegRTSPReader.canRun() else { return }
+        try expectNoFileDescriptorLeak {
+            let source = try RTSPSourcePeer()
+            let relay = try RTSPRelayUnderTest(engine, paths: [Self.pulled(source)]) { $0.sourceTransport = .udp }
+            defer { relay.stop() }
+            let reader = try FFmpegRTSPReader.start(relay.url("cam"), transport: .tcp)
+            #expect(reader.waitForFrames(50, timeout: 20), "\(reader.snapshot()) \(source.lines)")
+            #expect(reader.snapshot().isClean(minimum: 50), "\(reader.snapshot())")
+            reader.stop()
+        }
+    }
+
+    @Test(arguments: engines)
     func anAlwaysPathConnectsWithoutReaders(_ engine: EngineChoice) throws {
         guard TestEnvironment.canRun(engine), RTSPSourcePeer.canRun() else { return }
         try expectNoFileDescriptorLeak {
