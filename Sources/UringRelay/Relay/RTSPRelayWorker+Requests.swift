@@ -105,7 +105,9 @@ extension RTSPRelayWorker {
         conn.parkedSinceMs = nowMs
         path.parked.append((index, conn.generation))
         path.unusedSinceMs = nil
-        if path.sourceSlot == nil && nowMs >= path.nextAttemptMs { startSource(path) }
+        // A reader asking is worth an attempt now, unless readers already wait through an
+        // outage (then the backoff paces the attempts).
+        if path.sourceSlot == nil && (path.readers.isEmpty || nowMs >= path.nextAttemptMs) { startSource(path) }
     }
 
     func answerDescribe(_ m: RTSPMessage, _ path: RTSPPath, _ index: Int, _ conn: RTSPConnection) {
@@ -126,6 +128,21 @@ extension RTSPRelayWorker {
                 answerDescribe(m, path, slot, c)
             }
             pumpBacklog(slot, c)
+        }
+        if !path.isWanted && path.unusedSinceMs == nil { path.unusedSinceMs = nowMs }
+    }
+
+    /// DESCRIBEs waiting longer than the source gets to answer get a 503.
+    func expireParked(_ path: RTSPPath) {
+        guard !path.parked.isEmpty else { return }
+        let limit = Int64(config.sourceTimeoutMs)
+        path.parked.removeAll { slot, generation in
+            guard let c = connections[slot], c.generation == generation, !c.closing, let m = c.parkedRequest else { return true }
+            guard nowMs - c.parkedSinceMs > limit else { return false }
+            c.parkedRequest = nil
+            reply(m, 503, slot, c, reason: "Service Unavailable (the source did not answer in time)")
+            pumpBacklog(slot, c)
+            return true
         }
         if !path.isWanted && path.unusedSinceMs == nil { path.unusedSinceMs = nowMs }
     }

@@ -321,6 +321,13 @@ final class RTSPRelayWorker<Engine: IOEngine>: RelayWorker {
         if abortive { try? Socket.setLingerZero(conn.fd) }
         for id in conn.sessionIDs { if let s = sessions[id] { endSession(s, reason: reason) } }
         conn.sessionIDs.removeAll()
+        if conn.parkedRequest != nil {
+            conn.parkedRequest = nil
+            for p in paths where !p.parked.isEmpty {
+                p.parked.removeAll { $0.slot == index && $0.generation == conn.generation }
+                if !p.isWanted && p.unusedSinceMs == nil { p.unusedSinceMs = nowMs }
+            }
+        }
         if case .source(let p) = conn.role { sourceConnectionClosed(paths[p], reason: reason) }
         if conn.opsInFlight > 0 { engine.cancelAll(fd: conn.fd) }
         finishIfQuiet(index, conn)
