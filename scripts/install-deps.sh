@@ -12,7 +12,17 @@ if [[ "${1:-}" == "--tests" ]]; then
     #   python3-aiosmtpd  the upstream SMTP server (Tests/peers/smtp_upstream.py), run with /usr/bin/python3
     #   ffmpeg            the RTP sender and receivers
     #   linux-perf        relay-bench --syscalls (its own tests count a process's syscalls)
-    packages+=(python3 procps swaks postfix python3-aiosmtpd ffmpeg linux-perf)
+    # The RTSP peers (Tests/peers/rtsp_source.py, rtsp_reader_gst.py), run with /usr/bin/python3:
+    #   python3-gi                  GStreamer from Python (GObject introspection)
+    #   gir1.2-gst-rtsp-server-1.0  GstRtspServer: the RTSP camera, its auth and record mount
+    #   gir1.2-gst-plugins-base-1.0 GstRtsp: transport and auth-method enums the camera sets
+    #   gstreamer1.0-plugins-base   videotestsrc: the camera's test pattern
+    #   gstreamer1.0-plugins-good   rtph264pay/rtph264depay and rtspsrc (the GStreamer reader)
+    #   gstreamer1.0-plugins-ugly   x264enc: the camera's encoder
+    #   gstreamer1.0-libav          avdec_h264: decoding in the reader and the record mount
+    packages+=(python3 procps swaks postfix python3-aiosmtpd ffmpeg linux-perf
+               python3-gi gir1.2-gst-rtsp-server-1.0 gir1.2-gst-plugins-base-1.0
+               gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav)
 fi
 
 missing=()

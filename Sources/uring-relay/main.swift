@@ -11,7 +11,7 @@ modes:
   tcp     relay TCP connections to an upstream (L4 proxy)
   smtp    relay mail to a smarthost, cut-through
   rtp     fan one RTP stream out to receivers
-  rtsp    serve RTSP viewers from cameras      (not built yet)
+  rtsp    serve RTSP readers from cameras pulled once, or from published streams
 
 Run `uring-relay MODE --help` for a mode's flags.
 
@@ -45,7 +45,7 @@ case "smtp":
 case "rtp":
     runRTP(Array(arguments.dropFirst()))
 case "rtsp":
-    fail("mode rtsp is not built yet; tcp, smtp and rtp are available in this version", code: 2)
+    runRTSP(Array(arguments.dropFirst()))
 default:
     fail("unknown mode \"\(mode)\" (expected tcp, smtp, rtp or rtsp; see uring-relay --help)", code: 2)
 }
@@ -77,6 +77,23 @@ func runSMTP(_ args: [String]) -> Never {
     }
     serve(SMTPRelayServer(config: config)) { s in
         "\(s.connectionsAcceptedTotal) sessions, \(s.messagesRelayedTotal) messages relayed, \(s.connectionsRefusedTotal) refused, \(s.upstreamConnectFailuresTotal) upstream connect failures"
+    }
+}
+
+func runRTSP(_ args: [String]) -> Never {
+    let config: RTSPRelayConfig
+    do {
+        config = try RTSPRelayCommand.parse(args)
+    } catch .helpRequested {
+        print(RTSPRelayCommand.parser.helpText, terminator: "")
+        exit(0)
+    } catch {
+        fail("\(error)", code: 2)
+    }
+    let mode: RTSPMode
+    do { mode = try RTSPMode.make(config) } catch { fail("\(error)", code: 1) }
+    serve(RTSPRelayServer(mode: mode)) { s in
+        "\(s.connectionsAcceptedTotal) connections, \(s.packetsDeliveredTotal) packets delivered, \(s.readersDroppedTotal) slow readers dropped, \(s.upstreamConnectFailuresTotal) source connect failures"
     }
 }
 

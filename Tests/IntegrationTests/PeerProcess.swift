@@ -11,6 +11,9 @@ final class PeerProcess {
     private struct State {
         var stdout: [UInt8] = []
         var lines: [String] = []
+        /// When each line arrived (monotonic seconds), for peers whose timing is the result
+        /// (an RTSP reader's time to its first frame, or whether it still receives).
+        var lineTimes: [Double] = []
         var lineStart = 0
         var stdoutClosed = false
         var stderr: [UInt8] = []
@@ -18,11 +21,15 @@ final class PeerProcess {
 
         mutating func appendStdout(_ bytes: ArraySlice<UInt8>) {
             stdout += bytes
+            let arrived = now()
             var i = stdout.count - bytes.count
             while i < stdout.count {
                 // CR ends a line too: smtp-sink -c rewrites its counter line with "\r".
                 if stdout[i] == 0x0A || stdout[i] == 0x0D {
-                    if i > lineStart { lines.append(String(decoding: stdout[lineStart..<i], as: UTF8.self)) }
+                    if i > lineStart {
+                        lines.append(String(decoding: stdout[lineStart..<i], as: UTF8.self))
+                        lineTimes.append(arrived)
+                    }
                     lineStart = i + 1
                 }
                 i += 1
@@ -89,6 +96,8 @@ final class PeerProcess {
     // MARK: Output
 
     var stdoutLines: [String] { state.read { $0.lines } }
+    /// The stdout lines so far with the monotonic time (`now()`) each arrived at.
+    var timedStdoutLines: [(line: String, at: Double)] { state.read { Array(zip($0.lines, $0.lineTimes)) } }
     var stdout: [UInt8] { state.read { $0.stdout } }
     var stderrText: String { state.read { String(decoding: $0.stderr, as: UTF8.self) } }
     var isRunning: Bool { state.read { $0.exit == nil } }

@@ -69,19 +69,43 @@ enum TestEnvironment {
 
     /// `systemPython` if it can import `module`; otherwise nil, as `peer` does.
     static func python(with module: String, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
-        let importable = pythonModules.withLock { known -> Bool in
-            if let answer = known[module] { return answer }
-            let answer = FileManager.default.isExecutableFile(atPath: systemPython)
-                && ((try? PeerProcess.run(systemPython, ["-c", "import \(module)"], timeout: 20))?.status == 0)
-            known[module] = answer
-            return answer
-        }
-        if importable { return systemPython }
+        if pythonPasses("import \(module)") { return systemPython }
         missingPeer("\(systemPython) with the module \(module)", sourceLocation: sourceLocation)
         return nil
     }
 
-    private static let pythonModules = Mutex<[String: Bool]>([:])
+    /// `systemPython` if python3-gi finds GStreamer with every one of `elements` (x264enc,
+    /// avdec_h264, ...: each comes from its own plugin package) and the GObject
+    /// introspection namespaces `typelibs` (GstRtspServer, ...); otherwise nil, as `peer` does.
+    static func gstreamer(elements: [String], typelibs: [String] = [],
+                          sourceLocation: SourceLocation = #_sourceLocation) -> String? {
+        let check = """
+            import sys, importlib, gi
+            for t in ["Gst"] + \(typelibs):
+                gi.require_version(t, "1.0")
+                importlib.import_module("gi.repository." + t)
+            from gi.repository import Gst
+            Gst.init(None)
+            sys.exit(any(Gst.ElementFactory.find(e) is None for e in \(elements)))
+            """
+        if pythonPasses(check) { return systemPython }
+        missingPeer("GStreamer (python3-gi) with \((typelibs + elements).joined(separator: ", "))",
+                    sourceLocation: sourceLocation)
+        return nil
+    }
+
+    /// Whether `systemPython -c code` exits 0; asked once per code, the answer cached.
+    private static func pythonPasses(_ code: String) -> Bool {
+        pythonChecks.withLock { known -> Bool in
+            if let answer = known[code] { return answer }
+            let answer = FileManager.default.isExecutableFile(atPath: systemPython)
+                && ((try? PeerProcess.run(systemPython, ["-c", code], timeout: 20))?.status == 0)
+            known[code] = answer
+            return answer
+        }
+    }
+
+    private static let pythonChecks = Mutex<[String: Bool]>([:])
 
     private static func missingPeer(_ what: String, sourceLocation: SourceLocation) {
         if requirePeers {

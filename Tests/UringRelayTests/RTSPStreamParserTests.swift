@@ -243,4 +243,24 @@ import Testing
             guard case .invalid = events.last else { Issue.record("\(size): \(events)"); continue }
         }
     }
+
+    @Test func randomBytesNeverCrashOrOverConsume() {
+        // Mutated copies of a valid stream: each call either waits, fails, or consumes
+        // within the input, and interleaved ranges stay inside it.
+        var rng = SplitMix64(seed: 0xF022)
+        for _ in 0..<500 {
+            var bytes = Self.mixed
+            for _ in 0..<Int.random(in: 1...8, using: &rng) {
+                bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+            }
+            var rest = bytes[...]
+            while !rest.isEmpty {
+                let (item, consumed) = RTSPStreamParser(maxMessageBytes: 4096).next(Array(rest))
+                #expect(consumed >= 0 && consumed <= rest.count)
+                if case .interleaved(_, let payload) = item { #expect(payload.upperBound <= consumed) }
+                if consumed == 0 { break }
+                rest = rest.dropFirst(consumed)
+            }
+        }
+    }
 }

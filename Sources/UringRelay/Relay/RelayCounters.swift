@@ -11,6 +11,11 @@ public final class RelayCounters: Sendable {
     public let bytesRelayedTotal = Atomic<Int>(0)
     /// SMTP: messages whose end of data the upstream accepted (and our client got 250 for).
     public let messagesRelayedTotal = Atomic<Int>(0)
+    /// RTSP: sessions playing now, and packets handed to readers (one per packet per reader).
+    public let readersActive = Atomic<Int>(0)
+    public let packetsDeliveredTotal = Atomic<Int>(0)
+    /// RTSP: readers dropped because they did not keep up.
+    public let readersDroppedTotal = Atomic<Int>(0)
 
     public init() {}
 
@@ -42,6 +47,9 @@ public final class RelayCounters: Sendable {
         public var connectionsClosedTotal: Int
         public var bytesRelayedTotal: Int
         public var messagesRelayedTotal: Int
+        public var readersActive: Int = 0
+        public var packetsDeliveredTotal: Int = 0
+        public var readersDroppedTotal: Int = 0
     }
 
     public func snapshot() -> Snapshot {
@@ -51,6 +59,9 @@ public final class RelayCounters: Sendable {
                  upstreamConnectFailuresTotal: upstreamConnectFailuresTotal.load(ordering: .relaxed),
                  connectionsClosedTotal: connectionsClosedTotal.load(ordering: .relaxed),
                  bytesRelayedTotal: bytesRelayedTotal.load(ordering: .relaxed),
-                 messagesRelayedTotal: messagesRelayedTotal.load(ordering: .relaxed))
+                 messagesRelayedTotal: messagesRelayedTotal.load(ordering: .relaxed),
+                 readersActive: readersActive.load(ordering: .relaxed),
+                 packetsDeliveredTotal: packetsDeliveredTotal.load(ordering: .relaxed),
+                 readersDroppedTotal: readersDroppedTotal.load(ordering: .relaxed))
     }
 }
