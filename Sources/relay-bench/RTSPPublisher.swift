@@ -27,7 +27,9 @@ final class RTSPPublisher: @unchecked Sendable {
         var session: String?
         let steps: [() -> Result<RTSPMessage, RTSPBenchError>] = [
             { channel.expectOK("ANNOUNCE", url, headers: [("Content-Type", "application/sdp")], body: Array(stream.sessionDescription.utf8)) },
-            { channel.expectOK("SETUP", url + "/trackID=0", headers: [("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1;mode=record")]) },
+            // The relay opens the publisher's session at ANNOUNCE; SETUP names it.
+            { channel.expectOK("SETUP", url + "/trackID=0", headers: [("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1;mode=record")]
+                                   + (session.map { [("Session", $0)] } ?? [])) },
             { channel.expectOK("RECORD", url, headers: [("Session", session ?? ""), ("Range", "npt=0.000-")]) },
         ]
         for step in steps {
