@@ -158,5 +158,8 @@ import Testing
             #expect(metric("first_frame_p50_ms") != nil)
             #expect(r.histogram != nil)
         }
+        // One latency chart per table, named after transport, readers and bitrate.
+        #expect(BenchCharts(results: report.results, tables: report.tables).charts().map(\.file)
+                == ["rtsp-fanout-tcp-10readers-2Mbit-latency.svg", "rtsp-fanout-udp-10readers-2Mbit-latency.svg"])
     }
 }
