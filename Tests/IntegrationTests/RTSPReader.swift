@@ -56,7 +56,10 @@ final class RTSPReader {
         var previous: Double?
         for (i, p) in pts.enumerated() {
             guard let p else { monotonic = false; continue }
-            if let previous, p <= previous {
+            // Never backwards. Equal is allowed: rtspsrc's jitter buffer stamps a burst (the
+            // relay's keyframe cache sent to a new reader at once) by arrival, and two frames
+            // of it can share a timestamp; they still decode and play in order.
+            if let previous, p < previous {
                 monotonic = false
                 if regression == nil { regression = "#\(i): \(previous) -> \(p)" }
             }

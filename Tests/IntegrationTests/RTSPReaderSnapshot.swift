@@ -14,7 +14,7 @@ struct RTSPReaderSnapshot: Sendable, CustomStringConvertible {
     var lastPts: Double?
     /// Frames that came without a timestamp.
     var framesWithoutPts: Int
-    /// Every frame had a timestamp greater than the one before it.
+    /// No frame had a timestamp smaller than the one before it (equal is allowed, see RTSPReader).
     var ptsMonotonic: Bool
     /// The first place it was not, "#index: previous -> this" (nil if none).
     var firstPtsRegression: String?

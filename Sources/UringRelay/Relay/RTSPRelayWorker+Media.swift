@@ -89,7 +89,7 @@ extension RTSPRelayWorker {
                 changed = true
             }
             if changed { rebuildSDP(path) }
-            updateCache(track, ref, keyframe: keyframe)
+            updateCache(track, ref, keyframe: keyframe, timestamp: header.timestamp)
         }
         deliver(ref, path, trackIndex, isRTCP: false, keyframe: keyframe)
     }
@@ -102,10 +102,13 @@ extension RTSPRelayWorker {
     }
 
     /// Keeps the packets since the last keyframe, within `keyframeCacheBytes`.
-    private func updateCache(_ track: RTSPTrack, _ ref: PacketArena.Ref, keyframe: Bool) {
-        if keyframe {
+    /// A keyframe coded as several slices (x264's sliced threads) starts each slice with a
+    /// keyframe packet of the same timestamp: only the first starts a new cache.
+    private func updateCache(_ track: RTSPTrack, _ ref: PacketArena.Ref, keyframe: Bool, timestamp: UInt32) {
+        if keyframe && !(track.cacheValid && track.cacheKeyframeTimestamp == timestamp) {
             track.clearCache(arena)
             track.cacheValid = true
+            track.cacheKeyframeTimestamp = timestamp
         }
         guard track.cacheValid else { return }
         let length = arena.length(ref)

@@ -10,10 +10,12 @@ extension RTSPRelayWorker {
         guard case .request(let method, let uri) = m.startLine else {
             return  // a response from a client: nothing of ours asked for it
         }
-        guard let cseq = m.cseq else {
-            return reply(m, 400, index, conn, reason: "Bad Request (no CSeq)")
+        guard m.cseq != nil else {
+            // Without a CSeq no reply can be matched to its request: say so and hang up.
+            reply(m, 400, index, conn, reason: "Bad Request (no CSeq)", headers: [("Connection", "close")])
+            conn.closeAfterFlush = true
+            return flush(index, conn)
         }
-        _ = cseq
         if let session = m.header("Session").flatMap(sessionID(ofHeader:)), let s = sessions[session] {
             s.lastActivityMs = nowMs
         }

@@ -11,6 +11,8 @@ final class RTSPTrack {
     var cacheBytes = 0
     /// The cache starts at a keyframe and is complete since then.
     var cacheValid = false
+    /// The (source) RTP timestamp of the keyframe the cache starts with.
+    var cacheKeyframeTimestamp: UInt32 = 0
     /// Reception statistics of the current source session (for our receiver reports).
     var stats: RTPStreamStats?
     var lastPacketMs: Int64 = 0
