@@ -151,8 +151,14 @@ extension RTSPRelayWorker {
 
     private func setup(_ m: RTSPMessage, _ uri: String, _ index: Int, _ conn: RTSPConnection) {
         guard let (path, trackIndex) = target(uri) else { return reply(m, 404, index, conn, reason: "Not Found (no such path)") }
-        let (found, existing) = namedSession(m, index, conn, required: false)
+        var (found, existing) = namedSession(m, index, conn, required: false)
         guard found else { return }
+        if existing == nil, m.header("Session") == nil,
+           let announced = conn.sessionIDs.compactMap({ sessions[$0] }).first(where: { $0.state == .announced && $0.path == path.index }) {
+            // Some publishers leave the Session of their ANNOUNCE off the SETUPs that follow:
+            // on the connection that announced, there is only one session it can mean.
+            existing = announced
+        }
         if let s = existing {
             guard s.path == path.index else {
                 return reply(m, 459, index, conn, reason: "Aggregate Operation Not Allowed (session is on another path)")
