@@ -125,7 +125,7 @@ import Testing
             // No CSeq: 400, and the connection is closed.
             try other.sendRaw(Array("OPTIONS * RTSP/1.0\r\n\r\n".utf8))
             #expect(try other.readMessage().status == 400)
-            #expect(other.waitForClose(3))
+            #expect(other.waitForClose(10), "closed after the 400")
             #expect(try reader.request("TEARDOWN", relay.url("pub")).status == 200)
             #expect(try reader.request("PLAY", relay.url("pub")).status == 454)
         }
