@@ -265,4 +265,86 @@ import Testing
             #expect(slow.waitForClose(5), "and its connection closed")
         }
     }
+
+    @Test(arguments: engines)
+    func statusCodesForVersionsMethodsProfilesAndPorts(_ engine: EngineChoice) throws {
+        guard TestEnvironment.canRun(engine) else { return }
+        try expectNoFileDescriptorLeak {
+            let relay = try RTSPRelayUnderTest(engine, paths: Self.paths)
+            defer { relay.stop() }
+            let publisher = try Self.publish(relay)
+            _ = publisher
+            let c = try RTSPTestClient(relay.address)
+            #expect(try c.request("options", relay.url("pub")).status == 501, "method names are case-sensitive")
+            #expect(try c.request("SETUP", relay.url("pub") + "/trackID=0", [("Transport", "RAW/RAW/UDP;unicast;client_port=5000-5001")]).status == 461)
+            // Media to the relay's own ports would loop.
+            let own = Int(relay.udpPort)
+            #expect(try c.request("SETUP", relay.url("pub") + "/trackID=0", [("Transport", "RTP/AVP;unicast;client_port=\(own)-\(own + 1)")]).status == 461)
+            // A client_port pair another session has.
+            #expect(try c.request("SETUP", relay.url("pub") + "/trackID=0", [("Transport", "RTP/AVP;unicast;client_port=40000-40001")]).status == 200)
+            let d = try RTSPTestClient(relay.address)
+            #expect(try d.request("SETUP", relay.url("pub") + "/trackID=0", [("Transport", "RTP/AVP;unicast;client_port=40000-40001")]).status == 461)
+            try d.sendRaw(Array("OPTIONS * RTSP/2.0\r\nCSeq: 9\r\n\r\n".utf8))
+            #expect(try d.readMessage().status == 505)
+            #expect(d.waitForClose(10))
+            // A header larger than the relay takes: a readable 400, then the close.
+            let big = try RTSPTestClient(relay.address)
+            try big.sendRaw(Array("OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nX-Big: ".utf8) + [UInt8](repeating: 0x61, count: 100_000))
+            #expect(try big.readMessage().status == 400)
+        }
+    }
+
+    @Test(arguments: engines)
+    func halfRequestsAndIdleConnectionsAreClosedAndOneAddressCannotTakeEverySlot(_ engine: EngineChoice) throws {
+        guard TestEnvironment.canRun(engine) else { return }
+        try expectNoFileDescriptorLeak {
+            let relay = try RTSPRelayUnderTest(engine, paths: Self.paths) {
+                $0.requestTimeoutMs = 300
+                $0.idleTimeoutMs = 600
+                $0.maxConnectionsPerIP = 3
+            }
+            defer { relay.stop() }
+            let slow = try RTSPTestClient(relay.address)
+            try slow.sendRaw(Array("DESCRIBE rtsp://x/pub RTSP/1.0\r\nCSe".utf8))
+            #expect(try slow.readMessage().status == 408)
+            #expect(slow.waitForClose(10))
+            let idle = try RTSPTestClient(relay.address)
+            #expect(try idle.request("OPTIONS", relay.url("pub")).status == 200)
+            #expect(idle.waitForClose(10), "no session, no request: closed after the idle timeout")
+            let held = try (0..<3).map { _ in try RTSPTestClient(relay.address) }
+            for h in held { #expect(try h.request("OPTIONS", relay.url("pub")).status == 200) }
+            let fourth = try RTSPTestClient(relay.address)
+            #expect(fourth.waitForClose(10), "a fourth connection from one IP is refused")
+        }
+    }
+
+    @Test(arguments: engines)
+    func anIPv4ReaderOverUDPGetsMediaFromARelayListeningOnAllIPv6Addresses(_ engine: EngineChoice) throws {
+        guard TestEnvironment.canRun(engine) else { return }
+        try expectNoFileDescriptorLeak {
+            let relay = try RTSPRelayUnderTest(engine, paths: Self.paths, listen: .ipv6Any(port: 0))
+            defer { relay.stop() }
+            let publisher = try Self.publish(relay)
+            let rtp = try Socket.makeDatagramSocket(.ipv4Loopback(port: 0))
+            let ipv4 = SocketAddress.ipv4Loopback(port: relay.address.port)
+            defer { Glibc.close(rtp) }
+            Blocking.setBlocking(rtp)
+            Blocking.setTimeouts(rtp, seconds: 5)
+            let port = try Socket.localAddress(of: rtp).port
+            let r = try RTSPTestClient(ipv4)
+            let d = try r.request("DESCRIBE", relay.url("pub"))
+            #expect(d.header("Content-Base") == "rtsp://127.0.0.1:\(relay.address.port)/pub/", "\(d)")
+            #expect(try r.request("SETUP", relay.url("pub") + "/trackID=0", [("Transport", "RTP/AVP;unicast;client_port=\(port)-\(port + 1)")]).status == 200)
+            #expect(try r.request("PLAY", relay.url("pub")).status == 200)
+            try publisher.sendFrame(channel: 0, TestRTP.packet(sequence: 1, timestamp: 0, ssrc: 3, nal: TestRTP.nal(keyframe: true, index: 77)))
+            var buffer = [UInt8](repeating: 0, count: 2048)
+            var got: Int? = nil
+            for _ in 0..<3 {
+                let n = buffer.withUnsafeMutableBytes { Glibc.recv(rtp, $0.baseAddress, $0.count, 0) }
+                guard n > 0 else { break }
+                if buffer[12] & 0x1F != 24 { got = TestRTP.index(of: Array(buffer[..<n])); break }
+            }
+            #expect(got == 77, "the keyframe reached the IPv4 reader over UDP")
+        }
+    }
 }

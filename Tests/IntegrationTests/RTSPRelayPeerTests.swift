@@ -109,6 +109,29 @@ import Testing
     }
 
     @Test(arguments: engines)
+    func twoPathsPulledOverUDPFromOneOriginStayApart(_ engine: EngineChoice) throws {
+        guard TestEnvironment.canRun(engine), RTSPSourcePeer.canRun(), FFmpegRTSPReader.canRun() else { return }
+        try expectNoFileDescriptorLeak {
+            var o = RTSPSourceOptions()
+            o.paths = ["/cam", "/cam2"]
+            let source = try RTSPSourcePeer(o)
+            let origin = try RTSPRelayUnderTest(engine, paths: [Self.pulled(source, name: "a", always: true),
+                                                               Self.pulled(source, name: "b", always: true, url: source.url(path: "/cam2"))])
+            defer { origin.stop() }
+            // Both streams leave the origin from its one UDP pair: the edge must not mix them.
+            let edge = try RTSPRelayUnderTest(engine, paths: [Self.pulled(source, name: "a", url: origin.url("a")),
+                                                             Self.pulled(source, name: "b", url: origin.url("b"))]) { $0.sourceTransport = .udp }
+            defer { edge.stop() }
+            let readers = try ["a", "b"].map { try FFmpegRTSPReader.start(edge.url($0), transport: .tcp) }
+            for r in readers {
+                #expect(r.waitForFrames(50, timeout: 20), "\(r.snapshot())")
+                #expect(r.snapshot().isClean(minimum: 50), "\(r.snapshot())")
+                r.stop()
+            }
+        }
+    }
+
+    @Test(arguments: engines)
     func anAlwaysPathConnectsWithoutReaders(_ engine: EngineChoice) throws {
         guard TestEnvironment.canRun(engine), RTSPSourcePeer.canRun() else { return }
         try expectNoFileDescriptorLeak {

@@ -8,8 +8,9 @@ final class RTSPRelayUnderTest {
     let udpPort: UInt16
     private var stopped = false
 
-    init(_ engine: EngineChoice, paths: [RTSPPathSpec], configure: (inout RTSPRelayConfig) -> Void = { _ in }) throws {
-        var config = RTSPRelayConfig(listen: .ipv4Loopback(port: 0), paths: paths)
+    init(_ engine: EngineChoice, paths: [RTSPPathSpec], listen: SocketAddress = .ipv4Loopback(port: 0),
+         configure: (inout RTSPRelayConfig) -> Void = { _ in }) throws {
+        var config = RTSPRelayConfig(listen: listen, paths: paths)
         config.engine = engine
         config.buffersPerWorker = 1024
         config.packetArenaBytes = 32 << 20

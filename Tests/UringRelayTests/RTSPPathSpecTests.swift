@@ -13,7 +13,7 @@ import Testing
         #expect(try RTSPPathSpec.parse("pub=publish").get().source == .publish)
     }
 
-    @Test(arguments: ["cam", "=publish", "a b=publish", "x//y=publish", "cam=http://h/x", "cam=rtsps://h/x", "cam=always:", "cam/trackID=0=publish"])
+    @Test(arguments: ["cam", "=publish", "a b=publish", "x//y=publish", "cam=http://h/x", "cam=rtsps://h/x", "cam=always:", "cam/trackID=0=publish", "..=publish", "a/../b=publish", "cam=rtsp://u:p%zz@h/x", "cam=rtsp://h:99999/x"])
     func refusesWhatIsNotAPath(_ text: String) {
         guard case .failure(let why) = RTSPPathSpec.parse(text) else { Issue.record("accepted \(text)"); return }
         #expect(!why.message.isEmpty)

@@ -16,6 +16,9 @@ public enum RTSPRelayCommand {
             FlagSpec("udp-port", value: "PORT", help: "even UDP port for RTP to and from UDP peers (RTCP on the next); 0 picks a free pair", default: "0"),
             FlagSpec("max-readers", value: "N", help: "playing sessions across all paths (453 beyond)", default: "1024"),
             FlagSpec("max-conns", value: "N", help: "RTSP connections from readers and publishers", default: "1024"),
+            FlagSpec("max-conns-per-ip", value: "N", help: "of those, from one IP address", default: "64"),
+            FlagSpec("request-timeout", value: "DURATION", help: "time a client may take to send one request once started (408 beyond)", default: "10s"),
+            FlagSpec("idle-timeout", value: "DURATION", help: "close a client connection with no session and no request this long", default: "30s"),
             FlagSpec("reader-queue", value: "BYTES", help: "bytes a TCP reader may have queued before it is dropped", default: "4M"),
             FlagSpec("packet-store", value: "BYTES", help: "memory for packets in flight and keyframe caches", default: "64M"),
             FlagSpec("keyframe-cache", value: "BYTES", help: "per track, bytes since the last keyframe kept for new readers", default: "4M"),
@@ -52,6 +55,9 @@ public enum RTSPRelayCommand {
         c.udpRTPPort = UInt16(port)
         c.maxReaders = try f.int("max-readers", default: 1024, range: 1...100_000)
         c.maxConnections = try f.int("max-conns", default: 1024, range: 1...100_000)
+        c.maxConnectionsPerIP = try f.int("max-conns-per-ip", default: 64, range: 1...100_000)
+        c.requestTimeoutMs = try f.milliseconds("request-timeout", default: 10_000, range: 100...600_000)
+        c.idleTimeoutMs = try f.milliseconds("idle-timeout", default: 30_000, range: 100...3_600_000)
         c.readerQueueBytes = try f.bytes("reader-queue", default: 4 << 20, range: (70 << 10)...(1 << 30))
         c.packetArenaBytes = try f.bytes("packet-store", default: 64 << 20, range: (1 << 20)...(16 << 30))
         c.keyframeCacheBytes = try f.bytes("keyframe-cache", default: 4 << 20, range: 0...(1 << 30))

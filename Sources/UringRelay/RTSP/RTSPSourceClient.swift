@@ -168,8 +168,10 @@ public struct RTSPSourceClient: Sendable {
         case .tcp:
             spec = "RTP/AVP/TCP;unicast;interleaved=\(2 * index)-\(2 * index + 1)"
         case .udp(let ports):
-            let port = index < ports.count ? ports[index] : 0
-            spec = "RTP/AVP;unicast;client_port=\(port)-\(port + 1)"
+            guard index < ports.count else {
+                return fail("the source has \(trackURLs.count) tracks, more than the \(ports.count) UDP port pairs we have for it", retry: false)
+            }
+            spec = "RTP/AVP;unicast;client_port=\(ports[index])-\(ports[index] + 1)"
         }
         var extra = [("Transport", spec)]
         if let sessionID { extra.append(("Session", sessionID)) }

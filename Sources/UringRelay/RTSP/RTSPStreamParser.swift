@@ -143,6 +143,10 @@ public struct RTSPStreamParser: Sendable {
 
     struct StartLineError: Error { let why: String }
 
+    /// How an `.invalid` reason starts for a request of another RTSP version (a server
+    /// answers it with 505, not 400).
+    public static let unsupportedVersion = "unsupported RTSP version"
+
     /// Request: `METHOD SP URI SP RTSP/1.x`. Response: `RTSP/1.x SP ddd [SP reason]`
     /// (reason may be empty or absent; several cameras send `RTSP/1.0 200` alone).
     static func parseStartLine(_ p: UnsafeRawBufferPointer, _ from: Int, _ to: Int) -> Result<RTSPMessage.StartLine, StartLineError> {
@@ -168,6 +172,9 @@ public struct RTSPStreamParser: Sendable {
             return .failure(StartLineError(why: "bad request line \"\(shown)\""))
         }
         let parts = line.split(separator: 0x20, omittingEmptySubsequences: true)
+        if parts.count == 3, parts[2].starts(with: Array("RTSP/".utf8)), !isVersion(parts[2]) {
+            return .failure(StartLineError(why: RTSPStreamParser.unsupportedVersion + " \"\(shown)\""))
+        }
         guard parts.count == 3, parts[2].count == 8, isVersion(parts[2]),
               parts[0].allSatisfy(isTokenByte) else {
             return .failure(StartLineError(why: "bad request line \"\(shown)\""))

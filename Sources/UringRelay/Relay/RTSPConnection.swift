@@ -36,6 +36,13 @@ final class RTSPConnection {
     var sourceAttemptStartedMs: Int64 = 0
     var lastKeepaliveMs: Int64 = 0
     var lastReceiverReportMs: Int64 = 0
+    /// A source pulled over UDP: one port pair per track, ours alone, so a packet's socket says
+    /// which source and track it belongs to (two streams from one server address cannot mix).
+    var sourceUDP: [RTSPUDPPair] = []
+    /// When the last complete request arrived (clients), and since when a request has been
+    /// arriving incomplete: bounds on idle and slow (slowloris) connections.
+    var lastRequestMs: Int64
+    var partialSinceMs: Int64?
 
     init(fd: Int32, generation: UInt32, role: RTSPConnectionRole, peer: SocketAddress, inputCapacity: Int,
          output: RTSPOutputQueue, nowMs: Int64) {
@@ -47,6 +54,7 @@ final class RTSPConnection {
         input = .allocate(byteCount: inputCapacity, alignment: 16)
         self.output = output
         lastActivityMs = nowMs
+        lastRequestMs = nowMs
     }
 
     deinit { input.deallocate() }

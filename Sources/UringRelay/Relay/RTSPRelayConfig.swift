@@ -28,6 +28,12 @@ public struct RTSPRelayConfig: RelayModeConfig {
     /// Bytes of packets kept per track since its last keyframe, so a new reader starts with a
     /// decodable picture; a longer group of pictures is not cached.
     public var keyframeCacheBytes: Int = 4 << 20
+    /// Time a client may take to send one whole request once it started (408 beyond).
+    public var requestTimeoutMs: Int = 10_000
+    /// A client connection with no session and no request for this long is closed.
+    public var idleTimeoutMs: Int = 30_000
+    /// Client connections from one IP address (beyond: reset, like --max-conns).
+    public var maxConnectionsPerIP: Int = 64
     /// Largest RTSP message (headers and body) accepted from a peer.
     public var maxMessageBytes: Int = 64 << 10
 

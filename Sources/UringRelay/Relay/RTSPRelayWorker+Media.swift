@@ -28,10 +28,6 @@ extension RTSPRelayWorker {
         guard c.result > 0, let d = Datagram(buffer: engine.buffers.pointer(id), used: Int(c.result)), !d.truncated,
               let from = d.sourceAddress, let use = udpPeers[from] else { return }
         let payload = UnsafeRawBufferPointer(start: d.payload, count: d.payloadLength)
-        if use.sourcePath >= 0 {
-            if let slot = paths[use.sourcePath].sourceSlot, let conn = connections[slot] { conn.lastActivityMs = nowMs }
-            return ingest(payload, path: paths[use.sourcePath], track: use.track, isRTCP: use.isRTCP)
-        }
         guard let s = sessions[use.sessionID] else { return }
         s.lastActivityMs = nowMs
         if s.state == .recording { ingest(payload, path: paths[s.path], track: use.track, isRTCP: use.isRTCP) }
@@ -167,7 +163,11 @@ extension RTSPRelayWorker {
 
     @discardableResult
     func sendDatagram(_ ref: PacketArena.Ref, to address: SocketAddress, rtcp: Bool) -> Bool {
-        let fd = rtcp ? udp.rtcpFd : udp.rtpFd
+        sendDatagram(ref, to: address, fd: rtcp ? udp.rtcpFd : udp.rtpFd)
+    }
+
+    @discardableResult
+    func sendDatagram(_ ref: PacketArena.Ref, to address: SocketAddress, fd: Int32) -> Bool {
         guard fd >= 0, !draining, datagramSlots.send(ref, arena: arena, to: address, fd: fd, issue: issueDatagram) else {
             stats.udpSendsSkipped += 1
             return false

@@ -2,6 +2,9 @@ import Glibc
 
 /// The server side (RFC 2326): requests from readers and publishers.
 extension RTSPRelayWorker {
+    /// Tracks a path may have: what a real stream needs, with room (video, audio, metadata…).
+    static var maxTracks: Int { 16 }
+
     static var publicMethods: String {
         "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER, ANNOUNCE, RECORD"
     }
@@ -19,7 +22,8 @@ extension RTSPRelayWorker {
         if let session = m.header("Session").flatMap(sessionID(ofHeader:)), let s = sessions[session] {
             s.lastActivityMs = nowMs
         }
-        switch method.uppercased() {
+        // Method names are case-sensitive (RFC 2326 §6.1): "options" is no method of ours.
+        switch method {
         case "OPTIONS":
             reply(m, 200, index, conn, headers: [("Public", Self.publicMethods)])
         case "DESCRIBE":
@@ -86,7 +90,9 @@ extension RTSPRelayWorker {
     private func baseURL(_ conn: RTSPConnection, _ path: RTSPPath) -> String {
         let host: String
         if let local = try? Socket.localAddress(of: conn.fd) {
-            host = local.family == AF_INET6 ? "[\(local.ipString)]:\(local.port)" : "\(local.ipString):\(local.port)"
+            // An IPv4 reader on a dual-stack listener: its own address family in the URL.
+            let ip = local.ipString.hasPrefix("::ffff:") && local.ipString.contains(".") ? String(local.ipString.dropFirst(7)) : local.ipString
+            host = ip.contains(":") ? "[\(ip)]:\(local.port)" : "\(ip):\(local.port)"
         } else {
             host = "\(config.listen)"
         }
@@ -185,6 +191,7 @@ extension RTSPRelayWorker {
         var chosen: (RTSPSession.Delivery, RTSPTransport)? = nil
         for t in RTSPTransport.parseList(transportHeader) {
             if t.unicast == false { continue }  // multicast is not served
+            guard ["RTP/AVP", "RTP/AVP/UDP", "RTP/AVP/TCP"].contains(t.profile.uppercased()) else { continue }
             if let mode = t.mode, mode != "PLAY", mode != "RECORD" { continue }
             if (t.mode == "RECORD") != publishing { continue }
             switch t.lowerTransport {
@@ -204,7 +211,16 @@ extension RTSPRelayWorker {
                 guard (1...65535).contains(rtcpPort) else { continue }
                 // Media goes to the address the request came from, never to a `destination=`:
                 // a relay must not be a reflector aimed at third parties.
-                chosen = (.udp(rtp: conn.peer.withPort(UInt16(ports.first)), rtcp: conn.peer.withPort(UInt16(rtcpPort))), t)
+                let rtp = conn.peer.withPort(UInt16(ports.first)), rtcp = conn.peer.withPort(UInt16(rtcpPort))
+                // Not to our own media ports (a loop), and not to ports another session has:
+                // its receiver reports would keep the wrong session alive.
+                if isOwnMediaPort(rtp, conn) || isOwnMediaPort(rtcp, conn) {
+                    return reply(m, 461, index, conn, reason: "Unsupported Transport (client_port is the relay's own media port)")
+                }
+                if let other = udpPeers[rtcp] ?? udpPeers[rtp], other.sessionID != existing?.id {
+                    return reply(m, 461, index, conn, reason: "Unsupported Transport (client_port \(ports.first) is in use by another session)")
+                }
+                chosen = (.udp(rtp: rtp, rtcp: rtcp), t)
             }
             if chosen != nil { break }
         }
@@ -243,6 +259,14 @@ extension RTSPRelayWorker {
         if publishing { answer.mode = "RECORD" } else { answer.ssrc = ssrc }
         _ = requested
         reply(m, 200, index, conn, headers: [("Transport", answer.serialized()), sessionHeader(s)])
+    }
+
+    /// Whether `address` is the relay's own UDP pair, as seen from `conn`'s peer.
+    private func isOwnMediaPort(_ address: SocketAddress, _ conn: RTSPConnection) -> Bool {
+        guard address.port == udp.rtpPort || address.port == udp.rtpPort + 1 else { return false }
+        let local = (try? Socket.localAddress(of: conn.fd))?.ipString
+        return address.ipString == local || address.ipString.hasPrefix("127.") || address.ipString == "::1"
+            || address.ipString.hasPrefix("::ffff:127.")
     }
 
     private func forget(_ delivery: RTSPSession.Delivery, _ conn: RTSPConnection) {
@@ -375,6 +399,9 @@ extension RTSPRelayWorker {
         }
         guard let sdp = SessionDescription.parse(m.body), !sdp.media.isEmpty else {
             return reply(m, 400, index, conn, reason: "Bad Request (the ANNOUNCE body is not an SDP with media)")
+        }
+        guard sdp.media.count <= Self.maxTracks else {
+            return reply(m, 400, index, conn, reason: "Bad Request (more than \(Self.maxTracks) media in the SDP)")
         }
         guard conn.sessionIDs.count < 16 else { return reply(m, 453, index, conn, reason: "Not Enough Bandwidth (session limit reached)") }
         adopt(sdp, for: path)

@@ -24,11 +24,22 @@ extension RTSPRelayWorker {
         path.sourceGeneration = conn.generation
         path.sourcePlaying = false
         conn.sourceAttemptStartedMs = nowMs
-        let transport: RTSPSourceClient.Transport
+        var transport = RTSPSourceClient.Transport.tcp
         if config.sourceTransport == .udp {
-            transport = .udp(clientPorts: Array(repeating: Int(udp.rtpPort), count: 16))
-        } else {
-            transport = .tcp
+            let any = address.family == AF_INET6 ? SocketAddress.ipv6Any(port: 0) : SocketAddress.ipv4Any(port: 0)
+            do {
+                for _ in 0..<Self.maxUDPSourceTracks { conn.sourceUDP.append(try RTSPUDPPair.bind(host: any, rtpPort: 0)) }
+            } catch {
+                closeConnection(index, conn, abortive: true, reason: "cannot bind UDP ports for the source: \(error)")
+                return
+            }
+            transport = .udp(clientPorts: conn.sourceUDP.map { Int($0.rtpPort) })
+            for (k, pair) in conn.sourceUDP.enumerated() {
+                for (fd, rtcp) in [(pair.rtpFd, false), (pair.rtcpFd, true)] {
+                    conn.opsInFlight += 1
+                    engine.receiveDatagramsMultishot(fd: fd, tag: sourceUDPTag(index, conn, track: k, rtcp: rtcp))
+                }
+            }
         }
         conn.sourceClient = RTSPSourceClient(url: url, transport: transport, userAgent: serverName)
         conn.opsInFlight += 1
@@ -79,6 +90,9 @@ extension RTSPRelayWorker {
             case .send(let m):
                 respond(m, index, conn)
             case .described(let sdp):
+                if sdp.media.count > Self.maxTracks {
+                    return sourceFailed(index, conn, "the source's SDP has \(sdp.media.count) media, more than \(Self.maxTracks)", retry: false)
+                }
                 if !path.tracks.isEmpty && path.tracks.count != sdp.media.count {
                     // The source changed its tracks: readers set up for the old ones must go.
                     dropAllReaders(path, reason: "source now has \(sdp.media.count) track(s), was \(path.tracks.count)")
@@ -86,17 +100,9 @@ extension RTSPRelayWorker {
                 adopt(sdp, for: path)
                 mapSourceChannels(conn, path)
             case .playing(let setups):
-                for (i, s) in setups.enumerated() where i < path.tracks.count {
-                    if config.sourceTransport == .udp {
-                        // UDP from the source arrives on our shared pair: known by its address.
-                        if let ports = s.serverPorts {
-                            udpPeers[conn.peer.withPort(UInt16(clamping: ports.first))] = RTSPChannelUse(sessionID: "", track: i, isRTCP: false, sourcePath: p)
-                            udpPeers[conn.peer.withPort(UInt16(clamping: ports.second ?? ports.first + 1))] = RTSPChannelUse(sessionID: "", track: i, isRTCP: true, sourcePath: p)
-                        }
-                    } else {
-                        conn.channels[s.rtpChannel] = RTSPChannelUse(sessionID: "", track: i, isRTCP: false, sourcePath: p)
-                        conn.channels[s.rtcpChannel] = RTSPChannelUse(sessionID: "", track: i, isRTCP: true, sourcePath: p)
-                    }
+                for (i, s) in setups.enumerated() where i < path.tracks.count && config.sourceTransport == .tcp {
+                    conn.channels[s.rtpChannel] = RTSPChannelUse(sessionID: "", track: i, isRTCP: false, sourcePath: p)
+                    conn.channels[s.rtcpChannel] = RTSPChannelUse(sessionID: "", track: i, isRTCP: true, sourcePath: p)
                 }
                 path.sourcePlaying = true
                 path.retryDelayMs = 0
@@ -113,7 +119,36 @@ extension RTSPRelayWorker {
 
     private func mapSourceChannels(_ conn: RTSPConnection, _ path: RTSPPath) {
         for i in conn.channels.indices { conn.channels[i] = nil }
-        udpPeers = udpPeers.filter { $0.value.sourcePath != path.index }
+    }
+
+    /// Our own UDP ports for a source's tracks: this many at most.
+    static var maxUDPSourceTracks: Int { 4 }
+
+    func sourceUDPTag(_ index: Int, _ conn: RTSPConnection, track: Int, rtcp: Bool) -> UInt64 {
+        RelayTag(slot: UInt32(index), generation: conn.generation, side: UInt8(2 + 2 * track + (rtcp ? 1 : 0))).raw
+    }
+
+    /// A datagram on one of a UDP source's own ports (`side` says which track and kind).
+    func sourceDatagram(_ c: Completion, _ index: Int, _ conn: RTSPConnection, side: UInt8) {
+        let track = Int(side - 2) / 2
+        let isRTCP = (side - 2) % 2 == 1
+        if let id = c.bufferID {
+            if c.result > 0, !conn.closing, case .source(let p) = conn.role,
+               let d = Datagram(buffer: engine.buffers.pointer(id), used: Int(c.result)), !d.truncated {
+                conn.lastActivityMs = nowMs
+                ingest(UnsafeRawBufferPointer(start: d.payload, count: d.payloadLength), path: paths[p], track: track, isRTCP: isRTCP)
+            }
+            engine.releaseBuffer(id)
+        }
+        guard !c.hasMore else { return }
+        conn.opsInFlight -= 1
+        if conn.closing { return finishIfQuiet(index, conn) }
+        guard track < conn.sourceUDP.count, c.result >= 0 || c.result == -ENOBUFS else {
+            return sourceFailed(index, conn, "UDP receive: \(errnoName(-c.result))", retry: true)
+        }
+        let pair = conn.sourceUDP[track]
+        conn.opsInFlight += 1
+        engine.receiveDatagramsMultishot(fd: isRTCP ? pair.rtcpFd : pair.rtpFd, tag: sourceUDPTag(index, conn, track: track, rtcp: isRTCP))
     }
 
     /// A new source session (pull or publish) starts delivering: offsets are chosen so
@@ -182,7 +217,6 @@ extension RTSPRelayWorker {
     /// The source connection is gone (closed by us, by it, or failed).
     func sourceConnectionClosed(_ path: RTSPPath, reason: String) {
         path.sourceSlot = nil
-        udpPeers = udpPeers.filter { $0.value.sourcePath != path.index }
         let wasPlaying = path.sourcePlaying
         path.sourcePlaying = false
         if path.live { path.lastMediaMs = nowMs }
@@ -203,7 +237,9 @@ extension RTSPRelayWorker {
             Log.warning("rtsp: \(path.spec.name): source \(path.pullURL?.requestURI ?? ""): \(reason); retrying in \(path.retryDelayMs) ms")
         }
         path.lastSourceFailure = reason
-        releaseParked(path, failure: 503, reason: "Service Unavailable (source: \(reason))")
+        // Readers learn that the source is down, not its address or the network's errors
+        // (those go to the log).
+        releaseParked(path, failure: 503, reason: "Service Unavailable (the source is unavailable)")
     }
 
     /// Per-tick work of a path: (re)connect when wanted, close when unwanted long enough.
@@ -236,7 +272,15 @@ extension RTSPRelayWorker {
         let path = paths[p]
         if !path.sourcePlaying {
             if nowMs - conn.sourceAttemptStartedMs > Int64(config.sourceTimeoutMs) {
-                sourceFailed(index, conn, "no PLAY reply within \(config.sourceTimeoutMs) ms", retry: true)
+                let stage: String
+                switch client.state {
+                case .idle: stage = conn.connected ? "no reply" : "the TCP connect did not complete"
+                case .describing: stage = "no DESCRIBE reply"
+                case .settingUp(let t): stage = "no SETUP reply for track \(t)"
+                case .starting: stage = "no PLAY reply"
+                case .playing, .closed: stage = "no progress"
+                }
+                sourceFailed(index, conn, "\(stage) within \(config.sourceTimeoutMs) ms", retry: true)
             }
             return
         }
@@ -274,8 +318,9 @@ extension RTSPRelayWorker {
             guard let ref = allocatePacket(rr.count) else { return }
             rr.withUnsafeBytes { arena.bytes(ref).copyMemory(from: $0.baseAddress!, byteCount: rr.count) }
             if config.sourceTransport == .udp {
-                if let ports = client.tracks[i].serverPorts {
-                    sendDatagram(ref, to: conn.peer.withPort(UInt16(clamping: ports.second ?? ports.first + 1)), rtcp: true)
+                // From the track's own RTCP port, the one the source knows us by.
+                if let ports = client.tracks[i].serverPorts, i < conn.sourceUDP.count {
+                    sendDatagram(ref, to: conn.peer.withPort(UInt16(clamping: ports.second ?? ports.first + 1)), fd: conn.sourceUDP[i].rtcpFd)
                 }
             } else {
                 _ = conn.output.enqueue(ref, arena: arena, channel: UInt8(truncatingIfNeeded: client.tracks[i].rtcpChannel))

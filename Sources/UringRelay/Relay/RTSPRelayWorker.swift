@@ -33,6 +33,8 @@ final class RTSPRelayWorker<Engine: IOEngine>: RelayWorker {
     var pathByName: [String: Int] = [:]
     var sessions: [String: RTSPSession] = [:]
     var readersTotal = 0
+    /// Open client connections by peer IP, for --max-conns-per-ip.
+    var connectionsPerIP: [String: Int] = [:]
 
     // The shared UDP pair for readers and publishers over UDP.
     let udp: RTSPUDPPair
@@ -54,7 +56,9 @@ final class RTSPRelayWorker<Engine: IOEngine>: RelayWorker {
     static var tickTag: UInt64 { RelayTag(slot: RelayTag.controlSlot, generation: 0, side: 2).raw }
     static var udpRTPTag: UInt64 { RelayTag(slot: RelayTag.controlSlot, generation: 0, side: 3).raw }
     static var udpRTCPTag: UInt64 { RelayTag(slot: RelayTag.controlSlot, generation: 0, side: 4).raw }
-    static var datagramSide: UInt8 { 5 }
+    /// UDP sends to readers (slot = send slot); sides 2...9 of a connection slot are a UDP
+    /// source's own receives (see sourceUDPTag).
+    static var datagramSide: UInt8 { 0xF0 }
     /// A client's unparsed input: one message or one interleaved frame (64 KiB + 4) at most.
     static var inputCapacity: Int { 72 << 10 }
 
@@ -128,6 +132,7 @@ final class RTSPRelayWorker<Engine: IOEngine>: RelayWorker {
             if let id = c.bufferID { engine.releaseBuffer(id) }
             return
         }
+        if (2...9).contains(tag.side) && kind == .receive { return sourceDatagram(c, index, conn, side: tag.side) }
         switch kind {
         case .connect: sourceConnected(c, index, conn)
         case .receive: received(c, index, conn)
@@ -161,10 +166,12 @@ final class RTSPRelayWorker<Engine: IOEngine>: RelayWorker {
         let fd = c.result
         if draining { engine.close(fd: fd, tag: 0); return }
         guard counters.admitConnection(limit: config.maxConnections) else { return refuse(fd) }
-        guard let peer = try? Socket.peerAddress(of: fd), let conn = openConnection(fd: fd, role: .client, peer: peer) else {
+        guard let peer = try? Socket.peerAddress(of: fd), connectionsPerIP[peer.ipString, default: 0] < config.maxConnectionsPerIP,
+              let conn = openConnection(fd: fd, role: .client, peer: peer) else {
             counters.revokeAdmission()
             return refuse(fd)
         }
+        connectionsPerIP[peer.ipString, default: 0] += 1
         try? Socket.setNoDelay(fd)
         armReceive(conn.1, conn.0)
     }
@@ -174,7 +181,8 @@ final class RTSPRelayWorker<Engine: IOEngine>: RelayWorker {
         try? Socket.setLingerZero(fd)
         engine.close(fd: fd, tag: 0)
         let limit = config.maxConnections
-        log.note(nowMs: nowMs) { n in "rtsp: refused \(n) connection(s): --max-conns \(limit) reached" }
+        let perIP = config.maxConnectionsPerIP
+        log.note(nowMs: nowMs) { n in "rtsp: refused \(n) connection(s): --max-conns \(limit) or --max-conns-per-ip \(perIP) reached" }
     }
 
     /// A slot and a connection object for `fd`; nil when no slot is free.
@@ -200,12 +208,18 @@ final class RTSPRelayWorker<Engine: IOEngine>: RelayWorker {
 
     private func received(_ c: Completion, _ index: Int, _ conn: RTSPConnection) {
         if let id = c.bufferID {
-            if c.result > 0 && !conn.closing {
+            if c.result > 0 && !conn.closing && !conn.closeAfterFlush {
                 conn.lastActivityMs = nowMs
                 let bytes = UnsafeRawBufferPointer(start: engine.buffers.pointer(id), count: Int(c.result))
                 if !take(bytes, index, conn) {
                     engine.releaseBuffer(id)
-                    return closeConnection(index, conn, abortive: true, reason: "input backlog full")
+                    guard !conn.isSource else { return closeConnection(index, conn, abortive: true, reason: "input backlog full") }
+                    // A request larger than we take: say so, then hang up.
+                    respond(RTSPMessage(response: 400, reason: "Bad Request (request too large)",
+                                        headers: [("Connection", "close"), ("Server", serverName)]), index, conn)
+                    conn.closeAfterFlush = true
+                    conn.inputCount = 0
+                    return flush(index, conn)
                 }
             }
             engine.releaseBuffer(id)
@@ -233,6 +247,7 @@ final class RTSPRelayWorker<Engine: IOEngine>: RelayWorker {
             guard rest <= conn.inputCapacity else { return false }
             if rest > 0 { conn.input.copyMemory(from: bytes.baseAddress! + used, byteCount: rest) }
             conn.inputCount = rest
+            notePartial(conn, progressed: used > 0)
             return true
         }
         guard conn.inputCount + bytes.count <= conn.inputCapacity else { return false }
@@ -247,6 +262,17 @@ final class RTSPRelayWorker<Engine: IOEngine>: RelayWorker {
         let used = parse(UnsafeRawBufferPointer(start: conn.input, count: conn.inputCount), index, conn)
         guard !conn.closing else { return }
         conn.consumeInput(used)
+        notePartial(conn, progressed: used > 0)
+    }
+
+    /// Starts or ends the clock on an incomplete request (a reader's or publisher's media
+    /// frames complete quickly, so only a stalled message runs it out).
+    private func notePartial(_ conn: RTSPConnection, progressed: Bool) {
+        if conn.inputCount == 0 || conn.parkedRequest != nil {
+            conn.partialSinceMs = nil
+        } else if progressed || conn.partialSinceMs == nil {
+            conn.partialSinceMs = nowMs
+        }
     }
 
     /// Handles every complete item at the front of `bytes`; returns the bytes consumed.
@@ -260,7 +286,8 @@ final class RTSPRelayWorker<Engine: IOEngine>: RelayWorker {
                 return offset
             case .invalid(let why):
                 if !conn.isSource {
-                    respond(RTSPMessage(response: 400, headers: [("Connection", "close")]), index, conn)
+                    let status = why.hasPrefix(RTSPStreamParser.unsupportedVersion) ? 505 : 400
+                    respond(RTSPMessage(response: status, headers: [("Connection", "close"), ("Server", serverName)]), index, conn)
                     conn.closeAfterFlush = true
                     flush(index, conn)
                 } else {
@@ -269,6 +296,7 @@ final class RTSPRelayWorker<Engine: IOEngine>: RelayWorker {
                 return bytes.count
             case .message(let m):
                 offset += consumed
+                conn.lastRequestMs = nowMs
                 if conn.isSource { sourceMessage(m, index, conn) } else { request(m, index, conn) }
             case .interleaved(let channel, let range):
                 let payload = UnsafeRawBufferPointer(rebasing: rest[range])
@@ -330,7 +358,10 @@ final class RTSPRelayWorker<Engine: IOEngine>: RelayWorker {
             }
         }
         if case .source(let p) = conn.role { sourceConnectionClosed(paths[p], reason: reason) }
-        if conn.opsInFlight > 0 { engine.cancelAll(fd: conn.fd) }
+        if conn.opsInFlight > 0 {
+            engine.cancelAll(fd: conn.fd)
+            for pair in conn.sourceUDP { engine.cancelAll(fd: pair.rtpFd); engine.cancelAll(fd: pair.rtcpFd) }
+        }
         finishIfQuiet(index, conn)
     }
 
@@ -338,10 +369,14 @@ final class RTSPRelayWorker<Engine: IOEngine>: RelayWorker {
         guard conn.closing, conn.opsInFlight == 0, connections[index] === conn else { return }
         conn.output.removeAll(arena: arena)
         engine.close(fd: conn.fd, tag: 0)
+        for pair in conn.sourceUDP { engine.close(fd: pair.rtpFd, tag: 0); engine.close(fd: pair.rtcpFd, tag: 0) }
+        conn.sourceUDP.removeAll()
         connections[index] = nil
         freeSlots.append(index)
         liveConnections -= 1
         if case .client = conn.role {
+            let ip = conn.peer.ipString
+            if let n = connectionsPerIP[ip] { connectionsPerIP[ip] = n > 1 ? n - 1 : nil }
             counters.activeConnections.subtract(1, ordering: .relaxed)
             counters.connectionsClosedTotal.add(1, ordering: .relaxed)
         }
@@ -396,8 +431,16 @@ final class RTSPRelayWorker<Engine: IOEngine>: RelayWorker {
         for p in paths { tickPath(p) }
         for (i, c) in connections.enumerated() {
             guard let c, !c.closing else { continue }
-            if c.isSource { tickSource(i, c) }
-            else if c.sessionIDs.isEmpty && nowMs - c.lastActivityMs > Int64(config.sessionTimeoutMs) {
+            if c.isSource {
+                tickSource(i, c)
+            } else if let since = c.partialSinceMs, nowMs - since > Int64(config.requestTimeoutMs), !c.closeAfterFlush {
+                // Half a request for that long: a stalled or hostile client holding a slot.
+                respond(RTSPMessage(response: 408, reason: "Request Timeout", headers: [("Connection", "close"), ("Server", serverName)]), i, c)
+                c.closeAfterFlush = true
+                c.inputCount = 0
+                c.partialSinceMs = nil
+                flush(i, c)
+            } else if c.sessionIDs.isEmpty && c.parkedRequest == nil && nowMs - c.lastRequestMs > Int64(config.idleTimeoutMs) {
                 closeConnection(i, c, abortive: false, reason: "idle without a session")
             }
         }

@@ -27,7 +27,8 @@ final class RTSPTrack {
 
     init(media: SessionDescription.Media, outputSSRC: UInt32) {
         self.media = media
-        clockRate = media.clockRate ?? 90_000
+        // An SDP may say H264/0: a clock rate must be positive for statistics and continuity.
+        clockRate = media.clockRate.map { $0 > 0 ? $0 : 90_000 } ?? 90_000
         isH264 = media.encodingName?.uppercased() == "H264"
         continuity = RTPContinuity(outputSSRC: outputSSRC)
         h264 = media.fmtp.map(H264Parameters.fromFmtp) ?? H264Parameters()

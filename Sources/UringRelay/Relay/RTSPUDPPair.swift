@@ -8,14 +8,15 @@ public struct RTSPUDPPair: Sendable {
     public let rtpPort: UInt16
 
     /// Binds `host`'s address on `rtpPort` and `rtpPort + 1`; with 0, a free even/odd pair.
+    /// `::` is dual-stack, like the RTSP listener on `[::]`: IPv4 readers get media too.
     public static func bind(host: SocketAddress, rtpPort: UInt16) throws(SystemError) -> RTSPUDPPair {
         // Readers' receiver reports and a publisher's media are small, but bursts of a
         // high-rate publisher must not overflow the default buffer.
         let receive: Int32 = 4 << 20
         func pair(_ port: UInt16) throws(SystemError) -> RTSPUDPPair {
-            let rtp = try Socket.makeDatagramSocket(host.withPort(port), receiveBuffer: receive)
+            let rtp = try Socket.makeDatagramSocket(host.withPort(port), receiveBuffer: receive, dualStack: true)
             do {
-                let rtcp = try Socket.makeDatagramSocket(host.withPort(port + 1), receiveBuffer: receive)
+                let rtcp = try Socket.makeDatagramSocket(host.withPort(port + 1), receiveBuffer: receive, dualStack: true)
                 return RTSPUDPPair(rtpFd: rtp, rtcpFd: rtcp, rtpPort: port)
             } catch {
                 Glibc.close(rtp)
