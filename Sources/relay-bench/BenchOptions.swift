@@ -33,7 +33,7 @@ struct BenchOptions {
 
     static func parser(command: String, summary: String, scenarioFlags: [FlagSpec] = []) -> FlagParser {
         FlagParser(command: command, summary: summary, specs: [
-            FlagSpec("quick", help: "short run: fewer rounds, connections and seconds (all --quick: about two minutes)"),
+            FlagSpec("quick", help: "short run: fewer rounds, connections and seconds (all --quick: about two and a half minutes)"),
             FlagSpec("relay", value: "PATH", help: "uring-relay binary to measure", default: "uring-relay next to relay-bench"),
             FlagSpec("rounds", value: "N", help: "rounds, engines interleaved A/B within each", default: "2 with --quick, else 5"),
             FlagSpec("json", value: "FILE", help: "also write every run with its environment as JSON"),
