@@ -347,4 +347,28 @@ import Testing
             #expect(got == 77, "the keyframe reached the IPv4 reader over UDP")
         }
     }
+
+    @Test(arguments: engines)
+    func aNewPublisherWithOtherTracksEndsTheReadersOfTheOldOnes(_ engine: EngineChoice) throws {
+        guard TestEnvironment.canRun(engine) else { return }
+        try expectNoFileDescriptorLeak {
+            let relay = try RTSPRelayUnderTest(engine, paths: Self.paths)
+            defer { relay.stop() }
+            let first = try Self.publish(relay)
+            let (reader, _) = try Self.play(relay)
+            first.close()
+            // Video and audio now: the reader's decoder was set up for one H.264 track.
+            let twoTracks = TestRTP.sdp + Array("m=audio 0 RTP/AVP 0\r\na=control:streamid=1\r\n".utf8)
+            let second = try RTSPTestClient(relay.address)
+            #expect(try second.request("ANNOUNCE", relay.url("pub"), [("Content-Type", "application/sdp")], body: twoTracks).status == 200)
+            #expect(reader.waitForClose(10), "the old reader is closed")
+            #expect(try second.request("SETUP", relay.url("pub") + "/streamid=0",
+                                       [("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1;mode=record")]).status == 200)
+            #expect(try second.request("RECORD", relay.url("pub")).status == 200)
+            // A new reader sees both tracks.
+            let again = try RTSPTestClient(relay.address)
+            let d = try again.request("DESCRIBE", relay.url("pub"))
+            #expect(String(decoding: d.body, as: UTF8.self).contains("m=audio"), "\(d)")
+        }
+    }
 }

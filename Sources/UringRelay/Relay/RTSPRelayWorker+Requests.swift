@@ -404,6 +404,7 @@ extension RTSPRelayWorker {
             return reply(m, 400, index, conn, reason: "Bad Request (more than \(Self.maxTracks) media in the SDP)")
         }
         guard conn.sessionIDs.count < 16 else { return reply(m, 453, index, conn, reason: "Not Enough Bandwidth (session limit reached)") }
+        dropReadersIfTracksChanged(path, sdp)
         adopt(sdp, for: path)
         let s = RTSPSession(id: newSessionID(), path: path.index, connectionSlot: index, connectionGeneration: conn.generation,
                             state: .announced, trackCount: path.tracks.count, nowMs: nowMs)

@@ -93,10 +93,7 @@ extension RTSPRelayWorker {
                 if sdp.media.count > Self.maxTracks {
                     return sourceFailed(index, conn, "the source's SDP has \(sdp.media.count) media, more than \(Self.maxTracks)", retry: false)
                 }
-                if !path.tracks.isEmpty && path.tracks.count != sdp.media.count {
-                    // The source changed its tracks: readers set up for the old ones must go.
-                    dropAllReaders(path, reason: "source now has \(sdp.media.count) track(s), was \(path.tracks.count)")
-                }
+                dropReadersIfTracksChanged(path, sdp)
                 adopt(sdp, for: path)
                 mapSourceChannels(conn, path)
             case .playing(let setups):
@@ -163,6 +160,21 @@ extension RTSPRelayWorker {
         path.live = true
         path.sourceSessionsTotal += 1
         path.lastSourceFailure = nil
+    }
+
+    /// A source (or new publisher) whose tracks differ from the ones readers set up — another
+    /// count, codec or clock — would feed their decoders what they cannot play: they go, and
+    /// come back with a new DESCRIBE.
+    func dropReadersIfTracksChanged(_ path: RTSPPath, _ sdp: SessionDescription) {
+        guard !path.tracks.isEmpty else { return }
+        let same = path.tracks.count == sdp.media.count && zip(path.tracks, sdp.media).allSatisfy { t, m in
+            t.media.encodingName?.uppercased() == m.encodingName?.uppercased() && t.media.clockRate == m.clockRate && t.media.type == m.type
+        }
+        if !same {
+            dropAllReaders(path, reason: "the stream's tracks changed (\(path.tracks.count) → \(sdp.media.count), or another codec)")
+            for t in path.tracks { t.clearCache(arena) }
+            path.tracks = []
+        }
     }
 
     /// Takes the tracks of a described or announced SDP; tracks already there keep their
