@@ -26,6 +26,8 @@ final class SMTPClientConnection {
     var pumping = false
     var pumpAgain = false
     var lastActivityMs: Int64
+    /// Queue mode: the transaction being spooled (MAIL to the end of data's 250).
+    var spoolMessage: SpoolIncomingMessage?
 
     init(fd: Int32, generation: UInt32, session: SMTPServerSession, outCapacity: Int, nowMs: Int64) {
         self.fd = fd

@@ -11,14 +11,19 @@ public enum DeliveryStatusNotification {
         /// The reply or reason ("550 5.1.1 <x@y>: User unknown", "expired after 5 days: 451 ...").
         public var diagnostic: String
 
-        public init(recipient: String, diagnostic: String) {
+        /// X.Y.Z when the caller knows it better than the diagnostic (4.4.7: expired).
+        public var statusOverride: String?
+
+        public init(recipient: String, diagnostic: String, status: String? = nil) {
             self.recipient = recipient
             self.diagnostic = diagnostic
+            statusOverride = status
         }
 
-        /// X.Y.Z for the Status field: the enhanced code the diagnostic starts with after its
-        /// reply code, else 5.0.0 (a permanent failure without one; an expiry is 4.4.7).
+        /// X.Y.Z for the Status field: the override, else the enhanced code the diagnostic
+        /// gives after its reply code, else 5.0.0 (a permanent failure without one).
         var status: String {
+            if let statusOverride { return statusOverride }
             let words = diagnostic.split(separator: " ")
             for w in words.prefix(3) {
                 let parts = w.split(separator: ".")
