@@ -28,6 +28,9 @@ final class SMTPClientConnection {
     var lastActivityMs: Int64
     /// Queue mode: the transaction being spooled (MAIL to the end of data's 250).
     var spoolMessage: SpoolIncomingMessage?
+    /// Queue mode: the id of the transaction being spooled, which the session's Received
+    /// field shows.
+    var queueID: SpoolTraceID?
 
     init(fd: Int32, generation: UInt32, session: SMTPServerSession, outCapacity: Int, nowMs: Int64) {
         self.fd = fd

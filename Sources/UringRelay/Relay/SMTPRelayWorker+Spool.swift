@@ -19,8 +19,14 @@ extension SMTPRelayWorker {
         switch action {
         case .upstreamMail(let path, let parameters, _):
             discardIncoming(conn)
-            // Refused at MAIL when already full: never accept what cannot be stored.
-            guard !work.shared.accounting.isFull else { return localReply(Self.spoolFull, index, conn) }
+            // Refused at MAIL when already full, or too full for the SIZE the client declared.
+            let declared = parameters.split(separator: " ").lazy.compactMap { p -> Int? in
+                p.uppercased().hasPrefix("SIZE=") ? Int(p.dropFirst(5)) : nil
+            }.first ?? 0
+            let accounting = work.shared.accounting
+            guard !accounting.isFull, accounting.usedBytes + declared <= accounting.maxBytes else {
+                return localReply(Self.spoolFull, index, conn)
+            }
             let id = work.newID(workerIndex: workerIndex)
             let envelope = SpoolEnvelope(id: id, arrivalUnixMs: SMTPSpoolWork.nowUnixMs(), reversePath: path,
                                          mailParameters: parameters, recipients: [])
@@ -28,6 +34,7 @@ extension SMTPRelayWorker {
                                          tmpPath: work.directory.tmpFile(id))
             work.incoming[m.slot] = m
             conn.spoolMessage = m
+            conn.queueID?.value = id
             localReply(.senderOK(), index, conn)
         case .upstreamRcpt(let path):
             guard let m = conn.spoolMessage else { return localReply(.upstreamFailed("Spool transaction lost"), index, conn) }

@@ -236,7 +236,11 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
         policy.greetingToken = SMTPRelayConfig.loopToken
         sessionsStarted += 1
         let idPrefix = String(workerIndex, radix: 16, uppercase: true) + String(sessionsStarted, radix: 16, uppercase: true)
+        let queueID = SpoolTraceID()
         let session = SMTPServerSession(policy: policy) {
+            // Queue mode: the Received field names the queue id the 250 will give, so a
+            // delivered copy can be traced to its acknowledgement (as Postfix does).
+            if !queueID.value.isEmpty { return (id: queueID.value, unixTime: Int(time(nil))) }
             // Unique per message: time, worker and session, and the nanoseconds of the moment.
             let now = Int(time(nil))
             let nanos = Int(MonotonicClock.nowNs() % 1_000_000_000)
@@ -246,6 +250,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
         clientGenerations[index] = (clientGenerations[index] &+ 1) & RelayTag.generationMask
         let conn = SMTPClientConnection(fd: fd, generation: clientGenerations[index], session: session,
                                         outCapacity: Self.clientOutCapacity, nowMs: nowMs)
+        conn.queueID = queueID
         clients[index] = conn
         for action in conn.session.greeting() { execute(action, index, conn) }
         armClientReceive(index, conn)
