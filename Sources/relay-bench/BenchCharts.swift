@@ -98,7 +98,8 @@ struct BenchCharts {
             notes: ["Filled: held in every round; open: not held in some round.", "Median over rounds per offered rate."])
     }
 
-    /// e.g. "tcp-rr-64conn-128B-latency.svg", "smtp-sweep-32sess-1KiB-throughput.svg".
+    /// e.g. "tcp-rr-64conn-128B-latency.svg", "smtp-sweep-32sess-1KiB-throughput.svg",
+    /// "rtsp-fanout-udp-10readers-2Mbit-latency.svg".
     func fileName(_ r: BenchResult, _ kind: String) -> String {
         var parts = [r.scenario, r.workload == "open_loop" ? "open" : r.workload]
         for (k, v) in r.params {
@@ -109,6 +110,9 @@ struct BenchCharts {
                 parts.append(Int(v).map { ByteText.short($0).split(separator: " ").joined() } ?? v)
             case "relay_mode" where v != r.scenario: parts.append("via-" + v)
             case "relay": parts.append(v)
+            case "transport": parts.append(v)
+            case "readers": parts.append(v + "readers")
+            case "bitrate_mbit_s": parts.append(v + "Mbit")
             default: break
             }
         }

@@ -1,6 +1,6 @@
 import UringRelay
 
-/// One benchmark scenario (tcp, smtp; rtp and rtsp later), run by `relay-bench NAME` and by
+/// One benchmark scenario (tcp, smtp, rtp, rtsp), run by `relay-bench NAME` and by
 /// `relay-bench all`.
 protocol BenchScenario {
     /// Subcommand name, e.g. "tcp".

@@ -182,7 +182,8 @@ struct RequestResponseLoad {
         }
     }
 
-    private static func sleep(untilNs: UInt64) {
+    /// Absolute CLOCK_MONOTONIC sleep (also the rtsp scenario's pacing).
+    static func sleep(untilNs: UInt64) {
         var ts = timespec(tv_sec: Int(untilNs / 1_000_000_000), tv_nsec: Int(untilNs % 1_000_000_000))
         while clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nil) == EINTR {}
     }

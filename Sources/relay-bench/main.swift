@@ -3,7 +3,7 @@ import UringRelay
 
 /// relay-bench SCENARIO [flags]. Exit codes: 0 done (even with INVALID runs, which the report
 /// shows), 1 nothing could be measured, 2 usage error.
-let scenarios: [any BenchScenario] = [TCPScenario(), SMTPScenario(), RTPScenario()]
+let scenarios: [any BenchScenario] = [TCPScenario(), SMTPScenario(), RTPScenario(), RTSPScenario()]
 
 let usage = """
 usage: relay-bench SCENARIO [--quick] [--relay PATH] [--rounds N] [--json FILE] [--svg DIR] [flags]

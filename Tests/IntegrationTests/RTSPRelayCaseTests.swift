@@ -59,6 +59,25 @@ import Testing
     }
 
     @Test(arguments: engines)
+    func aPublisherLeavingTheSessionOffItsSetupIsUnderstood(_ engine: EngineChoice) throws {
+        guard TestEnvironment.canRun(engine) else { return }
+        try expectNoFileDescriptorLeak {
+            let relay = try RTSPRelayUnderTest(engine, paths: Self.paths)
+            defer { relay.stop() }
+            let p = try RTSPTestClient(relay.address)
+            #expect(try p.request("ANNOUNCE", relay.url("pub"), [("Content-Type", "application/sdp")], body: TestRTP.sdp).status == 200)
+            let setup = try p.request("SETUP", relay.url("pub") + "/streamid=0",
+                                      [("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1;mode=record")], withSession: false)
+            #expect(setup.status == 200, "\(setup)")
+            #expect(try p.request("RECORD", relay.url("pub")).status == 200)
+            // Another connection cannot use that leniency: it has no announced session.
+            let other = try RTSPTestClient(relay.address)
+            #expect(try other.request("SETUP", relay.url("pub") + "/streamid=0",
+                                      [("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1;mode=record")]).status == 461)
+        }
+    }
+
+    @Test(arguments: engines)
     func setupAndPlayWorkWithAndWithoutTrailingSlashAndOnNestedPaths(_ engine: EngineChoice) throws {
         guard TestEnvironment.canRun(engine) else { return }
         try expectNoFileDescriptorLeak {
@@ -106,7 +125,7 @@ import Testing
             // No CSeq: 400, and the connection is closed.
             try other.sendRaw(Array("OPTIONS * RTSP/1.0\r\n\r\n".utf8))
             #expect(try other.readMessage().status == 400)
-            #expect(other.waitForClose(3))
+            #expect(other.waitForClose(10), "closed after the 400")
             #expect(try reader.request("TEARDOWN", relay.url("pub")).status == 200)
             #expect(try reader.request("PLAY", relay.url("pub")).status == 454)
         }

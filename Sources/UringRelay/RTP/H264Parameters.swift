@@ -65,81 +65,26 @@ public struct H264Parameters: Sendable, Equatable {
     }
 }
 
-/// Base64 (RFC 4648 §4) for sprop-parameter-sets only: kept private to this file so it does
-/// not collide with the project's general Base64 type. Decoding is lenient the way camera
-/// fmtp lines need: missing `=` padding, spaces and tabs anywhere, and the URL-safe `-`/`_`
-/// alphabet, which some encoders emit. Anything else (bad characters, data after padding, a
-/// length that cannot be base64) is refused.
+/// Base64 for sprop-parameter-sets: the project's `Base64`, made as lenient as camera fmtp
+/// lines need — spaces and tabs anywhere, and the URL-safe `-`/`_` alphabet some encoders
+/// emit, and padding that is short (`aMuMsg=`): it is dropped, as `Base64` reads unpadded
+/// input. Anything else is refused.
 enum SPropBase64 {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
-    /// The 6-bit value of a base64 character, or nil.
-    private static func sextet(_ c: UInt8) -> UInt32? {
-        switch c {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"): return UInt32(c - UInt8(ascii: "A"))
-        case UInt8(ascii: "a")...UInt8(ascii: "z"): return UInt32(c - UInt8(ascii: "a") + 26)
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return UInt32(c - UInt8(ascii: "0") + 52)
-        case UInt8(ascii: "+"), UInt8(ascii: "-"): return 62
-        case UInt8(ascii: "/"), UInt8(ascii: "_"): return 63
-        default: return nil
-        }
-    }
-
     static func decode(_ s: Substring) -> [UInt8]? {
-        var out: [UInt8] = []
-        out.reserveCapacity(s.utf8.count * 3 / 4)
-        var accumulator: UInt32 = 0
-        var count = 0  // characters in the current group of 4
+        var text = ""
+        text.reserveCapacity(s.utf8.count)
+        for c in s.unicodeScalars where c != " " && c != "\t" {
+            text.unicodeScalars.append(c == "-" ? "+" : c == "_" ? "/" : c)
+        }
         var padding = 0
-        for c in s.utf8 {
-            if c == UInt8(ascii: " ") || c == UInt8(ascii: "\t") { continue }
-            if c == UInt8(ascii: "=") {
-                padding += 1
-                guard padding <= 2 else { return nil }
-                continue
-            }
-            guard padding == 0, let v = sextet(c) else { return nil }
-            accumulator = accumulator << 6 | v
-            count += 1
-            if count == 4 {
-                out.append(UInt8(truncatingIfNeeded: accumulator >> 16))
-                out.append(UInt8(truncatingIfNeeded: accumulator >> 8))
-                out.append(UInt8(truncatingIfNeeded: accumulator))
-                accumulator = 0
-                count = 0
-            }
+        while text.hasSuffix("=") {
+            text.removeLast()
+            padding += 1
         }
-        // A final group of 2 or 3 characters carries 1 or 2 bytes, padded or not; padding must
-        // not exceed what the group lacks. One lone character cannot encode a byte.
-        switch count {
-        case 0: guard padding == 0 else { return nil }
-        case 2:
-            out.append(UInt8(truncatingIfNeeded: accumulator >> 4))
-        case 3:
-            guard padding <= 1 else { return nil }
-            out.append(UInt8(truncatingIfNeeded: accumulator >> 10))
-            out.append(UInt8(truncatingIfNeeded: accumulator >> 2))
-        default: return nil
-        }
-        return out
+        // At most two, and only where a group is incomplete ("Zm9v=" and "Zg===" are not base64).
+        guard padding <= 2, padding == 0 || text.utf8.count % 4 >= 2 else { return nil }
+        return Base64.decode(text)
     }
 
-    static func encode(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var i = 0
-        while i < bytes.count {
-            let remaining = bytes.count - i
-            let b0 = UInt32(bytes[i])
-            let b1 = remaining > 1 ? UInt32(bytes[i + 1]) : 0
-            let b2 = remaining > 2 ? UInt32(bytes[i + 2]) : 0
-            let group = b0 << 16 | b1 << 8 | b2
-            out.append(alphabet[Int(group >> 18 & 0x3F)])
-            out.append(alphabet[Int(group >> 12 & 0x3F)])
-            out.append(remaining > 1 ? alphabet[Int(group >> 6 & 0x3F)] : UInt8(ascii: "="))
-            out.append(remaining > 2 ? alphabet[Int(group & 0x3F)] : UInt8(ascii: "="))
-            i += 3
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    static func encode(_ bytes: [UInt8]) -> String { Base64.encode(bytes) }
 }

@@ -168,13 +168,15 @@ extension RTSPRelayWorker {
     @discardableResult
     func sendDatagram(_ ref: PacketArena.Ref, to address: SocketAddress, rtcp: Bool) -> Bool {
         let fd = rtcp ? udp.rtcpFd : udp.rtpFd
-        guard fd >= 0, let (slot, message) = datagramSlots.take(ref, arena: arena, to: address) else {
+        guard fd >= 0, !draining, datagramSlots.send(ref, arena: arena, to: address, fd: fd, issue: issueDatagram) else {
             stats.udpSendsSkipped += 1
             return false
         }
-        engine.sendDatagram(fd: fd, message: message,
-                            tag: RelayTag(slot: UInt32(slot), generation: 0, side: Self.datagramSide).raw)
         return true
+    }
+
+    func issueDatagram(_ fd: Int32, _ slot: Int, _ message: UnsafeMutablePointer<msghdr>) {
+        engine.sendDatagram(fd: fd, message: message, tag: RelayTag(slot: UInt32(slot), generation: 0, side: Self.datagramSide).raw)
     }
 
     /// A new reader: the latest parameter sets and the packets since the last keyframe, so its

@@ -105,7 +105,9 @@ extension RTSPRelayWorker {
         conn.parkedSinceMs = nowMs
         path.parked.append((index, conn.generation))
         path.unusedSinceMs = nil
-        if path.sourceSlot == nil && nowMs >= path.nextAttemptMs { startSource(path) }
+        // A reader asking is worth an attempt now, unless readers already wait through an
+        // outage (then the backoff paces the attempts).
+        if path.sourceSlot == nil && (path.readers.isEmpty || nowMs >= path.nextAttemptMs) { startSource(path) }
     }
 
     func answerDescribe(_ m: RTSPMessage, _ path: RTSPPath, _ index: Int, _ conn: RTSPConnection) {
@@ -130,12 +132,33 @@ extension RTSPRelayWorker {
         if !path.isWanted && path.unusedSinceMs == nil { path.unusedSinceMs = nowMs }
     }
 
+    /// DESCRIBEs waiting longer than the source gets to answer get a 503.
+    func expireParked(_ path: RTSPPath) {
+        guard !path.parked.isEmpty else { return }
+        let limit = Int64(config.sourceTimeoutMs)
+        path.parked.removeAll { slot, generation in
+            guard let c = connections[slot], c.generation == generation, !c.closing, let m = c.parkedRequest else { return true }
+            guard nowMs - c.parkedSinceMs > limit else { return false }
+            c.parkedRequest = nil
+            reply(m, 503, slot, c, reason: "Service Unavailable (the source did not answer in time)")
+            pumpBacklog(slot, c)
+            return true
+        }
+        if !path.isWanted && path.unusedSinceMs == nil { path.unusedSinceMs = nowMs }
+    }
+
     // MARK: SETUP
 
     private func setup(_ m: RTSPMessage, _ uri: String, _ index: Int, _ conn: RTSPConnection) {
         guard let (path, trackIndex) = target(uri) else { return reply(m, 404, index, conn, reason: "Not Found (no such path)") }
-        let (found, existing) = namedSession(m, index, conn, required: false)
+        var (found, existing) = namedSession(m, index, conn, required: false)
         guard found else { return }
+        if existing == nil, m.header("Session") == nil,
+           let announced = conn.sessionIDs.compactMap({ sessions[$0] }).first(where: { $0.state == .announced && $0.path == path.index }) {
+            // Some publishers leave the Session of their ANNOUNCE off the SETUPs that follow:
+            // on the connection that announced, there is only one session it can mean.
+            existing = announced
+        }
         if let s = existing {
             guard s.path == path.index else {
                 return reply(m, 459, index, conn, reason: "Aggregate Operation Not Allowed (session is on another path)")

@@ -209,6 +209,7 @@ extension RTSPRelayWorker {
     /// Per-tick work of a path: (re)connect when wanted, close when unwanted long enough.
     func tickPath(_ path: RTSPPath) {
         if path.isPublish { return }
+        expireParked(path)
         if path.sourceSlot == nil {
             if (path.alwaysOn || !path.readers.isEmpty || path.idleSessions > 0) && nowMs >= path.nextAttemptMs { startSource(path) }
             return

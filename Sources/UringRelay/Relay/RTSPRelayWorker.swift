@@ -67,7 +67,8 @@ final class RTSPRelayWorker<Engine: IOEngine>: RelayWorker {
         self.udp = udp
         self.stopRequested = stopRequested
         arena = PacketArena(byteCapacity: config.packetArenaBytes, packetCapacity: 1 << 17)
-        datagramSlots = RTSPDatagramSlots(capacity: 8192)
+        // Sends in flight, and a keyframe burst to every UDP reader waiting behind them.
+        datagramSlots = RTSPDatagramSlots(capacity: 8192, backlogCapacity: 1 << 17)
         parser = RTSPStreamParser(maxMessageBytes: config.maxMessageBytes)
         let slots = config.maxConnections + config.paths.count
         connections = Array(repeating: nil, count: slots)
@@ -118,7 +119,7 @@ final class RTSPRelayWorker<Engine: IOEngine>: RelayWorker {
             return
         }
         if tag.side == Self.datagramSide {
-            datagramSlots.complete(Int(tag.slot), arena: arena)
+            datagramSlots.complete(Int(tag.slot), arena: arena, issue: issueDatagram)
             if c.result < 0 { stats.udpSendErrors += 1 }
             return
         }
@@ -321,6 +322,13 @@ final class RTSPRelayWorker<Engine: IOEngine>: RelayWorker {
         if abortive { try? Socket.setLingerZero(conn.fd) }
         for id in conn.sessionIDs { if let s = sessions[id] { endSession(s, reason: reason) } }
         conn.sessionIDs.removeAll()
+        if conn.parkedRequest != nil {
+            conn.parkedRequest = nil
+            for p in paths where !p.parked.isEmpty {
+                p.parked.removeAll { $0.slot == index && $0.generation == conn.generation }
+                if !p.isWanted && p.unusedSinceMs == nil { p.unusedSinceMs = nowMs }
+            }
+        }
         if case .source(let p) = conn.role { sourceConnectionClosed(paths[p], reason: reason) }
         if conn.opsInFlight > 0 { engine.cancelAll(fd: conn.fd) }
         finishIfQuiet(index, conn)
@@ -366,6 +374,7 @@ final class RTSPRelayWorker<Engine: IOEngine>: RelayWorker {
             c.closeAfterFlush = true
             flush(i, c)
         }
+        datagramSlots.dropBacklog(arena: arena)
         closeUDP()
     }
 

@@ -12,16 +12,19 @@ public struct RTSPUDPPair: Sendable {
         // Readers' receiver reports and a publisher's media are small, but bursts of a
         // high-rate publisher must not overflow the default buffer.
         let receive: Int32 = 4 << 20
-        if rtpPort != 0 {
-            let rtp = try Socket.makeDatagramSocket(host.withPort(rtpPort), receiveBuffer: receive)
+        func pair(_ port: UInt16) throws(SystemError) -> RTSPUDPPair {
+            let rtp = try Socket.makeDatagramSocket(host.withPort(port), receiveBuffer: receive)
             do {
-                let rtcp = try Socket.makeDatagramSocket(host.withPort(rtpPort + 1), receiveBuffer: receive)
-                return RTSPUDPPair(rtpFd: rtp, rtcpFd: rtcp, rtpPort: rtpPort)
+                let rtcp = try Socket.makeDatagramSocket(host.withPort(port + 1), receiveBuffer: receive)
+                return RTSPUDPPair(rtpFd: rtp, rtcpFd: rtcp, rtpPort: port)
             } catch {
                 Glibc.close(rtp)
                 throw error
             }
         }
+        if rtpPort != 0 { return try pair(rtpPort) }
+        // A free even port whose odd neighbour is free too: ask the kernel for any port and
+        // try its even half, a few times.
         var lastError = SystemError(operation: "bind an even/odd UDP port pair on \(host)", errno: EADDRINUSE)
         for _ in 0..<64 {
             let probe = try Socket.makeDatagramSocket(host.withPort(0))
@@ -29,18 +32,7 @@ public struct RTSPUDPPair: Sendable {
             Glibc.close(probe)
             let even = port & ~1
             guard even > 1024 && even < 65534 else { continue }
-            do {
-                let rtp = try Socket.makeDatagramSocket(host.withPort(even), receiveBuffer: receive)
-                do {
-                    let rtcp = try Socket.makeDatagramSocket(host.withPort(even + 1), receiveBuffer: receive)
-                    return RTSPUDPPair(rtpFd: rtp, rtcpFd: rtcp, rtpPort: even)
-                } catch {
-                    Glibc.close(rtp)
-                    lastError = error
-                }
-            } catch {
-                lastError = error
-            }
+            do { return try pair(even) } catch { lastError = error }
         }
         throw lastError
     }
