@@ -19,7 +19,7 @@ import Testing
     @Test func smtpQueueModeFlags() throws {
         let c = try SMTPRelayCommand.parse(["--listen", "127.0.0.1:2525", "--upstream", "127.0.0.1:25", "--hostname", "r.test",
                                             "--mode", "queue", "--spool", "/var/spool/r", "--spool-max-bytes", "10M",
-                                            "--retry-initial", "1m", "--retry-max", "2h", "--retry-give-up", "3d"], cpuCount: 1)
+                                            "--retry-initial", "1m", "--retry-max", "2h", "--retry-give-up", "72h"], cpuCount: 1)
         #expect(c.delivery == .queue && c.spoolDirectory == "/var/spool/r" && c.spoolMaxBytes == 10 << 20)
         #expect(c.retrySchedule == SpoolRetrySchedule(initialDelayMs: 60_000, maxDelayMs: 7_200_000, maxAgeMs: 3 * 86_400_000))
         let d = try SMTPRelayCommand.parse(["--listen", "127.0.0.1:2525", "--upstream", "127.0.0.1:25", "--hostname", "r.test"], cpuCount: 1)

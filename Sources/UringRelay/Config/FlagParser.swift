@@ -260,13 +260,13 @@ extension ParsedFlags {
         return product
     }
 
-    /// A duration in milliseconds: "250ms", "5s", "2m", "1h", "5d"; a bare number is milliseconds.
+    /// A duration in milliseconds: "250ms", "5s", "2m", "1h"; a bare number is milliseconds.
     public func milliseconds(
         _ name: String, default defaultValue: Int, range: ClosedRange<Int> = 0...Int.max
     ) throws(UsageError) -> Int {
         guard let text = try string(name) else { return defaultValue }
         let split = text.firstIndex(where: { !$0.isASCII || !$0.isNumber }) ?? text.endIndex
-        let multipliers: [String: Int] = ["ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000]  // case-insensitive
+        let multipliers: [String: Int] = ["ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000]  // case-insensitive
         // A bare number is ambiguous (haproxy reads ms, Postfix seconds): only 0 may go without a unit.
         let unit = text[split...].lowercased()
         guard let digits = parseDigits(text[..<split]),

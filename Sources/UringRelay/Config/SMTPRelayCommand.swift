@@ -33,7 +33,7 @@ public enum SMTPRelayCommand {
             FlagSpec("spool-max-bytes", value: "BYTES", help: "queue mode: spool size beyond which new mail gets 452 4.3.1", default: "1G"),
             FlagSpec("retry-initial", value: "DURATION", help: "queue mode: wait after the first transient failure (doubles each time)", default: "5m"),
             FlagSpec("retry-max", value: "DURATION", help: "queue mode: longest wait between attempts", default: "4h"),
-            FlagSpec("retry-give-up", value: "DURATION", help: "queue mode: age at which a message still failing is bounced", default: "5d"),
+            FlagSpec("retry-give-up", value: "DURATION", help: "queue mode: age at which a message still failing is bounced", default: "120h (5 days)"),
             FlagSpec("max-deliveries", value: "N", help: "queue mode: deliveries in flight per worker (one upstream connection each)", default: "16"),
         ])
 
