@@ -9,7 +9,7 @@ struct SMTPBenchOptions {
     var rate: Int?
 
     static let specs = [
-        FlagSpec("relay-mode", value: "MODE", help: "smtp: uring-relay smtp; tcp: uring-relay tcp carrying SMTP unchanged", default: "smtp"),
+        FlagSpec("relay-mode", value: "MODE", help: "smtp: uring-relay smtp; tcp: uring-relay tcp carrying SMTP unchanged; queue: uring-relay smtp --mode queue (sessions 1, 10, 100 unless --sessions)", default: "smtp"),
         FlagSpec("sessions", value: "N", help: "smtp: concurrent SMTP client sessions", repeatable: true, default: "the matrix above"),
         FlagSpec("message-size", value: "BYTES", help: "smtp: size of each message as the client writes it, e.g. 1K or 128K", repeatable: true, default: "the matrix above"),
         FlagSpec("rate", value: "N", help: "smtp: open-loop messages/s", default: "half the lower engine's median saturation"),

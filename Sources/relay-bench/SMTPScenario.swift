@@ -29,6 +29,10 @@ struct SMTPScenario: BenchScenario {
         do { smtp = try SMTPBenchOptions.parse(options.flags) } catch { throw BenchFailure(message: "\(error)") }
         var plan = options.quick ? SMTPPlan.quick : SMTPPlan.full
         if !smtp.sessions.isEmpty { plan.sessions = smtp.sessions; plan.sweepSessions = smtp.sessions }
+        if smtp.relayMode == .queue && smtp.sessions.isEmpty {
+            // Queue mode's question is how many sessions share a flush (group commit).
+            (plan.sessions, plan.sweepSessions) = ([1, 10, 100], [100])
+        }
         if !smtp.messageSizes.isEmpty { plan.messageSizes = smtp.messageSizes; plan.sweepSizes = smtp.messageSizes }
         if let d = options.durationNs { (plan.saturationDurationNs, plan.openDurationNs, plan.sweep.durationNs) = (d, d, d) }
         // The open loop's rate comes from the saturation runs unless --rate fixes it.
@@ -43,6 +47,7 @@ struct SMTPScenario: BenchScenario {
         do { sink = try SMTPSink(cpu: env.loadCPU, port: options.sinkPort) } catch { throw BenchFailure(message: "sink: \(error)") }
         sink.start()
         defer { sink.stop() }
+        defer { SMTPRelayMode.removeSpools() }
         let templates = plan.messageSizes.map { BenchMailTemplate(size: $0) }
         // Every (sessions, template) pair of the saturation and open-loop matrix.
         let cells = plan.sessions.flatMap { n in templates.map { (n, $0) } }
@@ -169,7 +174,7 @@ struct SMTPScenario: BenchScenario {
                 let engine = target.name
                 let relay: RelayProcess
                 do {
-                    relay = try target.start(relayPath: options.relayPath, mode: mode.rawValue,
+                    relay = try target.start(relayPath: options.relayPath, mode: mode.uringMode,
                                              arguments: mode.arguments(sinkPort: sink.port), cpu: env.relayCPU)
                 } catch {
                     report.unavailable[engine] = error.message
@@ -199,7 +204,7 @@ struct SMTPScenario: BenchScenario {
     }
 
     private func through(_ mode: SMTPRelayMode) -> String {
-        "through uring-relay \(mode.rawValue)"
+        mode == .queue ? "through uring-relay smtp --mode queue (spool on the same filesystem as $TMPDIR)" : "through uring-relay \(mode.rawValue)"
     }
 
     private func saturationTitle(_ n: Int, _ size: Int, _ plan: SMTPPlan, _ mode: SMTPRelayMode) -> String {

@@ -12,6 +12,7 @@ modes:
   smtp    relay mail to a smarthost, cut-through
   rtp     fan one RTP stream out to receivers
   rtsp    serve RTSP readers from cameras pulled once, or from published streams
+  queue   list, flush or delete the messages of an smtp --mode queue spool
 
 Run `uring-relay MODE --help` for a mode's flags.
 
@@ -46,8 +47,10 @@ case "rtp":
     runRTP(Array(arguments.dropFirst()))
 case "rtsp":
     runRTSP(Array(arguments.dropFirst()))
+case "queue":
+    runQueue(Array(arguments.dropFirst()))
 default:
-    fail("unknown mode \"\(mode)\" (expected tcp, smtp, rtp or rtsp; see uring-relay --help)", code: 2)
+    fail("unknown mode \"\(mode)\" (expected tcp, smtp, rtp, rtsp or queue; see uring-relay --help)", code: 2)
 }
 
 func runTCP(_ args: [String]) -> Never {
@@ -78,6 +81,43 @@ func runSMTP(_ args: [String]) -> Never {
     serve(SMTPRelayServer(config: config)) { s in
         "\(s.connectionsAcceptedTotal) sessions, \(s.messagesRelayedTotal) messages relayed, \(s.connectionsRefusedTotal) refused, \(s.upstreamConnectFailuresTotal) upstream connect failures"
     }
+}
+
+func runQueue(_ args: [String]) -> Never {
+    let action: SpoolQueueCommand.Action
+    let path: String
+    do {
+        (action, path) = try SpoolQueueCommand.parse(args)
+    } catch .helpRequested {
+        print(SpoolQueueCommand.parser.helpText, terminator: "")
+        exit(0)
+    } catch {
+        fail("queue: \(error)", code: 2)
+    }
+    let spool = SpoolDirectory(path: path)
+    let messages: [SpooledMessage]
+    do { messages = try spool.open(create: false) } catch { fail("queue: \(error)", code: 1) }
+    switch action {
+    case .list:
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let now = Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+        print(SpoolQueueReport.heading)
+        for m in messages { print(SpoolQueueReport.line(m, nowUnixMs: now)) }
+        FileHandleStderr.write("\(messages.count) message(s), \(messages.reduce(0) { $0 + $1.fileBytes }) bytes\n")
+    case .flush:
+        // The state files first (for a relay started later), then the marker a running one watches.
+        for var m in messages where m.progress.nextAttemptUnixMs != 0 {
+            m.progress.nextAttemptUnixMs = 0
+            spool.writeProgress(m.progress, id: m.id)
+        }
+        guard spool.touchFlushMarker() else { fail("queue: cannot write \(spool.flushMarkerPath): \(errnoName(errno))", code: 1) }
+        print("\(messages.count) message(s) due now")
+    case .delete(let id):
+        guard spool.remove(id: id) else { fail("queue: no message \(id) in \(spool.queuePath)", code: 1) }
+        print("deleted \(id)")
+    }
+    exit(0)
 }
 
 func runRTSP(_ args: [String]) -> Never {

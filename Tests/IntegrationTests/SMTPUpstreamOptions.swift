@@ -4,6 +4,9 @@
 struct SMTPUpstreamOptions {
     /// Listen address: "127.0.0.1" or "::1". The port is always picked by the peer.
     var host = "127.0.0.1"
+    /// 0: the peer picks a free port. A fixed one lets a test start the upstream after the
+    /// relay was pointed at it (upstream down, then back).
+    var port: UInt16 = 0
     /// Name in the greeting and the EHLO reply.
     var hostname = "upstream.test"
 
@@ -23,6 +26,8 @@ struct SMTPUpstreamOptions {
     // Faults
     /// These recipients get 550 5.1.1 (case-insensitive).
     var refuseRecipients: [String] = []
+    /// These recipients get 451 4.2.0 (case-insensitive).
+    var tempfailRecipients: [String] = []
     /// 451 4.3.0 at the end of DATA (or BDAT LAST).
     var tempfailData = false
     /// 554 5.6.0 at the end of DATA (or BDAT LAST).
@@ -38,6 +43,8 @@ struct SMTPUpstreamOptions {
     /// Command-line flags for smtp_upstream.py.
     var arguments: [String] {
         var a = ["--host", host, "--hostname", hostname]
+        if port != 0 { a += ["--port", String(port)] }
+        for r in tempfailRecipients { a += ["--tempfail-rcpt", r] }
         if !chunking { a.append("--no-chunking") }
         if !smtputf8 { a.append("--no-smtputf8") }
         if !eightBitMIME { a.append("--no-8bitmime") }

@@ -96,6 +96,7 @@ class Handler:
         self.options = options
         self.recorder = recorder
         self.refused = {a.lower() for a in options.refuse_rcpt}
+        self.tempfailed = {a.lower() for a in options.tempfail_rcpt}
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         # With this (5-argument) hook aiosmtpd leaves remembering the name to us.
@@ -124,6 +125,8 @@ class Handler:
         note_pipelining(server, envelope)
         if address.lower() in self.refused:
             return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
+        if address.lower() in self.tempfailed:
+            return "451 4.2.0 <%s>: Mailbox busy, try again later" % address
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 OK"
@@ -280,6 +283,8 @@ def parse_arguments(argv):
     p.add_argument("--no-pipelining", action="store_true", help="do not advertise PIPELINING")
     p.add_argument("--refuse-rcpt", action="append", default=[], metavar="ADDR",
                    help="550 5.1.1 for this recipient (repeatable, case-insensitive)")
+    p.add_argument("--tempfail-rcpt", action="append", default=[], metavar="ADDR",
+                   help="RCPT TO this address gets 451 4.2.0 (repeatable)")
     p.add_argument("--tempfail-data", action="store_true", help="451 at end of data")
     p.add_argument("--reject-data", action="store_true", help="554 at end of data")
     p.add_argument("--disconnect-mid-data", type=int, metavar="N",

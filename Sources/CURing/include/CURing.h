@@ -42,6 +42,8 @@ extern const uint32_t CURING_EPOLLERR;
 extern const uint32_t CURING_EPOLLET;
 extern const int CURING_EPOLL_CTL_ADD;
 extern const int CURING_EPOLL_CTL_DEL;
+// IORING_FSYNC_DATASYNC is a shifted macro (the spool's fdatasync through the ring).
+extern const uint32_t CURING_FSYNC_DATASYNC;
 
 // ---- Ring set-up ----
 // Why: io_uring_queue_init_params returns -errno; this also records which optional set-up

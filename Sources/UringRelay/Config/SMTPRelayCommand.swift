@@ -28,6 +28,13 @@ public enum SMTPRelayCommand {
             FlagSpec("upstream-idle-timeout", value: "DURATION", help: "how long an idle upstream connection is kept", default: "10s"),
             FlagSpec("drain-timeout", value: "DURATION", help: "on SIGINT/SIGTERM, time open sessions get to finish", default: "30s"),
             FlagSpec("pin", help: "pin worker i to CPU i"),
+            FlagSpec("mode", value: "MODE", help: "relay (cut-through: the client's 250 is the upstream's) or queue (store in --spool, answer 250, deliver later)", default: "relay"),
+            FlagSpec("spool", value: "DIR", help: "queue mode: the durable spool directory (created if missing)"),
+            FlagSpec("spool-max-bytes", value: "BYTES", help: "queue mode: spool size beyond which new mail gets 452 4.3.1", default: "1G"),
+            FlagSpec("retry-initial", value: "DURATION", help: "queue mode: wait after the first transient failure (doubles each time)", default: "5m"),
+            FlagSpec("retry-max", value: "DURATION", help: "queue mode: longest wait between attempts", default: "4h"),
+            FlagSpec("retry-give-up", value: "DURATION", help: "queue mode: age at which a message still failing is bounced", default: "120h (5 days)"),
+            FlagSpec("max-deliveries", value: "N", help: "queue mode: deliveries in flight per worker (one upstream connection each)", default: "16"),
         ])
 
     public static func parse(_ args: [String], cpuCount: Int) throws(UsageError) -> SMTPRelayConfig {
@@ -67,6 +74,17 @@ public enum SMTPRelayCommand {
         c.upstreamIdleTimeoutMs = try f.milliseconds("upstream-idle-timeout", default: 10_000, range: 1...3_600_000)
         c.drainTimeoutMs = try f.milliseconds("drain-timeout", default: 30_000, range: 0...3_600_000)
         c.pinWorkers = f.flag("pin")
+        c.delivery = SMTPDeliveryMode(rawValue: try f.choice("mode", allowed: SMTPDeliveryMode.allCases.map(\.rawValue), default: "relay"))!
+        c.spoolDirectory = try f.string("spool")
+        if c.delivery == .queue && c.spoolDirectory == nil { throw .invalid("--mode queue needs --spool DIR") }
+        if c.delivery == .relay && c.spoolDirectory != nil { throw .invalid("--spool is for --mode queue") }
+        c.spoolMaxBytes = try f.bytes("spool-max-bytes", default: 1 << 30, range: 4096...(1 << 50))
+        let initial = try f.milliseconds("retry-initial", default: 300_000, range: 1...(30 * 86_400_000))
+        let maxDelay = try f.milliseconds("retry-max", default: 4 * 3_600_000, range: 1...(30 * 86_400_000))
+        let giveUp = try f.milliseconds("retry-give-up", default: 5 * 86_400_000, range: 0...(365 * 86_400_000))
+        if maxDelay < initial { throw .invalid("--retry-max must be at least --retry-initial") }
+        c.retrySchedule = SpoolRetrySchedule(initialDelayMs: Int64(initial), maxDelayMs: Int64(maxDelay), maxAgeMs: Int64(giveUp))
+        c.maxDeliveriesPerWorker = try f.int("max-deliveries", default: 16, range: 1...10_000)
         return c
     }
 

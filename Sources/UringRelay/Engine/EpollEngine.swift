@@ -49,6 +49,18 @@ public final class EpollEngine: IOEngine {
 
     private var timers: [(deadlineMs: Int64, userData: UInt64)] = []
 
+    /// File writes and syncs queued since the last wait, run in order (blocking) at the next.
+    private struct FileOperation {
+        var fd: Int32
+        /// nil: a sync.
+        var bytes: UnsafeRawPointer?
+        var count: Int
+        var offset: Int64
+        var dataOnly: Bool
+        var userData: UInt64
+    }
+    private var fileOperations: [FileOperation] = []
+
     /// Datagram sends queued since the last wait, in order (fd -1: cancelled before the flush).
     /// Each fd's sends are also chained (`datagramSendNext`, from `datagramChains[fd]`), so the
     /// flush makes one sendmmsg run per fd, whatever the interleaving: a fan-out over connected
@@ -386,6 +398,35 @@ public final class EpollEngine: IOEngine {
         timers.append((MonotonicClock.nowMs() + Int64(milliseconds), OperationKind.timeout.userData(tag: tag)))
     }
 
+    public func writeFile(fd: Int32, bytes: UnsafeRawPointer, count: Int, offset: Int64, tag: UInt64) {
+        counters.operations &+= 1
+        fileOperations.append(FileOperation(fd: fd, bytes: bytes, count: count, offset: offset, dataOnly: false,
+                                            userData: OperationKind.fileWrite.userData(tag: tag)))
+    }
+
+    public func syncFile(fd: Int32, dataOnly: Bool, tag: UInt64) {
+        counters.operations &+= 1
+        fileOperations.append(FileOperation(fd: fd, bytes: nil, count: 0, offset: 0, dataOnly: dataOnly,
+                                            userData: OperationKind.fileSync.userData(tag: tag)))
+    }
+
+    /// Regular files are always "ready": epoll cannot wait for them, so the syscalls simply
+    /// block here, one after another, as a plain server loop would.
+    private func runFileOperations(into batch: inout [Completion]) {
+        guard !fileOperations.isEmpty else { return }
+        for op in fileOperations {
+            counters.syscalls &+= 1
+            let r: Int
+            if let bytes = op.bytes {
+                r = pwrite(op.fd, bytes, op.count, off_t(op.offset))
+            } else {
+                r = Int(op.dataOnly ? fdatasync(op.fd) : fsync(op.fd))
+            }
+            batch.append(Completion(userData: op.userData, result: r < 0 ? -errno : Int32(clamping: r), flags: 0))
+        }
+        fileOperations.removeAll(keepingCapacity: true)
+    }
+
     @inline(__always)
     public func releaseBuffer(_ id: UInt16) {
         freeBufferIDs[freeBufferCount] = id
@@ -405,6 +446,7 @@ public final class EpollEngine: IOEngine {
     public func wait(into batch: inout [Completion], timeoutMs: Int) throws(SystemError) {
         batch.removeAll(keepingCapacity: true)
         swap(&batch, &pendingCompletions)
+        runFileOperations(into: &batch)
         flushDatagramSends(into: &batch)
         processDirtyFds(into: &batch)
         fireTimers(into: &batch)

@@ -62,6 +62,18 @@ public protocol IOEngine: AnyObject {
     /// back as the result. `message`, its iovecs, name and bytes stay valid until it completes.
     func sendDatagram(fd: Int32, message: UnsafeMutablePointer<msghdr>, tag: UInt64)
 
+    // MARK: Files (the SMTP spool)
+
+    /// Writes `count` bytes from `bytes` at `offset` of a regular file. The result is the bytes
+    /// written (possibly fewer: write the rest again) or -errno (ENOSPC, EDQUOT, EIO...).
+    /// `bytes` stays valid until it completes. Operations on files are not ordered with each
+    /// other: sync a file only after its writes completed.
+    func writeFile(fd: Int32, bytes: UnsafeRawPointer, count: Int, offset: Int64, tag: UInt64)
+    /// fsync (`dataOnly`: fdatasync) of a file or a directory fd. io_uring runs it in the
+    /// kernel's workers, so many syncs proceed at once; the epoll engine blocks in the syscall
+    /// at its next `wait` (the baseline), reporting the same completion.
+    func syncFile(fd: Int32, dataOnly: Bool, tag: UInt64)
+
     /// Issues everything queued, waits up to `timeoutMs` (-1: forever) for at least one
     /// completion, and replaces `batch` with every completion ready.
     func wait(into batch: inout [Completion], timeoutMs: Int) throws(SystemError)

@@ -18,6 +18,10 @@ public enum OperationKind: UInt8, Sendable {
     case timeout = 8
     /// The worker's own eventfd, written by another thread to wake the loop.
     case wake = 9
+    /// A write to a regular file at an offset (the SMTP spool).
+    case fileWrite = 10
+    /// fsync/fdatasync of a file or directory (the spool's durability points).
+    case fileSync = 11
 
     @inline(__always)
     public func userData(tag: UInt64) -> UInt64 {

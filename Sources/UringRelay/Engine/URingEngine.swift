@@ -377,6 +377,18 @@ public final class URingEngine: IOEngine {
         submitNow()
     }
 
+    public func writeFile(fd: Int32, bytes: UnsafeRawPointer, count: Int, offset: Int64, tag: UInt64) {
+        let sqe = nextSQE()
+        io_uring_prep_write(sqe, fd, bytes, UInt32(min(count, Int(Int32.max))), UInt64(offset))
+        io_uring_sqe_set_data64(sqe, OperationKind.fileWrite.userData(tag: tag))
+    }
+
+    public func syncFile(fd: Int32, dataOnly: Bool, tag: UInt64) {
+        let sqe = nextSQE()
+        io_uring_prep_fsync(sqe, fd, dataOnly ? CURING_FSYNC_DATASYNC : 0)
+        io_uring_sqe_set_data64(sqe, OperationKind.fileSync.userData(tag: tag))
+    }
+
     @inline(__always)
     public func releaseBuffer(_ id: UInt16) {
         io_uring_buf_ring_add(bufferRing, buffers.pointer(id), UInt32(buffers.bufferSize), id,

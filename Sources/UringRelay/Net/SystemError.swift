@@ -53,6 +53,11 @@ public func errnoName(_ e: Int32) -> String {
     case EALREADY: return "EALREADY"
     case EINPROGRESS: return "EINPROGRESS"
     case EBADF: return "EBADF"
+    case ENOSPC: return "ENOSPC"
+    case EDQUOT: return "EDQUOT"
+    case EEXIST: return "EEXIST"
+    case EIO: return "EIO"
+    case ENOTDIR: return "ENOTDIR"
     case ENOTSOCK: return "ENOTSOCK"
     case ETIME: return "ETIME"
     case EOPNOTSUPP: return "EOPNOTSUPP"  // == ENOTSUP on Linux

@@ -27,6 +27,12 @@ public protocol RelayMode: Sendable {
     func bannerPrefix(listenAddress: SocketAddress) -> String
     /// Mode-specific sizes at the end of the start-up line.
     var bannerSuffix: String { get }
+    /// Once, before any worker starts (the SMTP spool is opened and scanned here).
+    func prepare() throws(RelayStartError)
+}
+
+extension RelayMode {
+    public func prepare() throws(RelayStartError) {}
 }
 
 /// `uring-relay tcp`.

@@ -48,6 +48,7 @@ public final class RelayServer<Mode: RelayMode>: Sendable {
 
     /// Binds, starts the workers and returns once every worker's engine is up.
     public func start() throws(RelayStartError) -> StartInfo {
+        try mode.prepare()
         let selection: EngineSelector.Selection
         do {
             selection = try EngineSelector.select(config.engine)

@@ -26,6 +26,11 @@ final class SMTPClientConnection {
     var pumping = false
     var pumpAgain = false
     var lastActivityMs: Int64
+    /// Queue mode: the transaction being spooled (MAIL to the end of data's 250).
+    var spoolMessage: SpoolIncomingMessage?
+    /// Queue mode: the id of the transaction being spooled, which the session's Received
+    /// field shows.
+    var queueID: SpoolTraceID?
 
     init(fd: Int32, generation: UInt32, session: SMTPServerSession, outCapacity: Int, nowMs: Int64) {
         self.fd = fd

@@ -1,16 +1,34 @@
 /// `uring-relay smtp`.
 public struct SMTPMode: RelayMode {
     public var config: SMTPRelayConfig
-    public init(config: SMTPRelayConfig) { self.config = config }
+    /// Queue mode: the spool every worker shares (its size and what start-up found).
+    let spool: SMTPSpoolShared?
+
+    public init(config: SMTPRelayConfig) {
+        self.config = config
+        spool = config.delivery == .queue
+            ? SMTPSpoolShared(directory: SpoolDirectory(path: config.spoolDirectory ?? "spool"), maxBytes: config.spoolMaxBytes)
+            : nil
+    }
+
+    public func prepare() throws(RelayStartError) {
+        guard let spool else { return }
+        do {
+            try spool.open(workers: config.threads)
+        } catch {
+            throw RelayStartError("\(error)")
+        }
+    }
 
     public func makeWorker<E: IOEngine>(engine: E, counters: RelayCounters, workerIndex: Int, listenerFd: Int32,
                                         stopRequested: @escaping @Sendable () -> Bool) -> any RelayWorker {
         SMTPRelayWorker(engine: engine, config: config, counters: counters, workerIndex: workerIndex,
-                        listenerFd: listenerFd, stopRequested: stopRequested)
+                        listenerFd: listenerFd, spool: spool, stopRequested: stopRequested)
     }
 
     public func bannerPrefix(listenAddress: SocketAddress) -> String {
         "smtp relay \(config.hostname) listening on \(listenAddress) → upstream \(config.upstream)"
+            + (spool.map { "; queue mode, spool \($0.directory.path) (\($0.foundAtStart) message(s), \($0.accounting.usedBytes) of \($0.accounting.maxBytes) B)" } ?? "")
     }
 
     public var bannerSuffix: String {

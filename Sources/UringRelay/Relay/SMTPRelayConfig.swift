@@ -30,6 +30,16 @@ public struct SMTPRelayConfig: RelayModeConfig {
     public var zerocopyMinBytes: Int? = nil
     public var pinWorkers: Bool = false
 
+    /// `--mode`: cut-through (the client's 250 is the upstream's) or store-and-forward.
+    public var delivery: SMTPDeliveryMode = .relay
+    /// `--spool DIR` (queue mode).
+    public var spoolDirectory: String? = nil
+    /// `--spool-max-bytes`: beyond it new mail gets 452 4.3.1.
+    public var spoolMaxBytes: Int = 1 << 30
+    public var retrySchedule: SpoolRetrySchedule = .standard
+    /// Deliveries from the spool in flight per worker (each holds one upstream connection).
+    public var maxDeliveriesPerWorker: Int = 16
+
     public init(listen: SocketAddress, upstream: SocketAddress, hostname: String) {
         self.listen = listen
         self.upstream = upstream

@@ -20,48 +20,63 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
     /// Command input fed to the session at a time: replies to it always fit the overflow
     /// bound (a 1 KiB slice of the shortest commands yields well under 64 KiB of replies).
     static var commandSliceBytes: Int { 1024 }
-    private static var tickMs: Int { 250 }
+    static var tickMs: Int { 250 }
 
-    private let engine: Engine
-    private let config: SMTPRelayConfig
-    private let counters: RelayCounters
-    private let workerIndex: Int
-    private var listenerFd: Int32
-    private var accepting = false
-    private let stopRequested: @Sendable () -> Bool
-    private var drainDeadlineMs: Int64?
-    private var nowMs = MonotonicClock.nowMs()
+    let engine: Engine
+    let config: SMTPRelayConfig
+    let counters: RelayCounters
+    let workerIndex: Int
+    var listenerFd: Int32
+    var accepting = false
+    let stopRequested: @Sendable () -> Bool
+    var drainDeadlineMs: Int64?
+    var nowMs = MonotonicClock.nowMs()
 
-    private var clients: [SMTPClientConnection?]
-    private var clientGenerations: [UInt32]
-    private var freeClientSlots: [Int]
-    private var upstreams: [SMTPUpstreamConnection?]
-    private var upstreamGenerations: [UInt32]
-    private var freeUpstreamSlots: [Int]
+    var clients: [SMTPClientConnection?]
+    var clientGenerations: [UInt32]
+    var freeClientSlots: [Int]
+    var upstreams: [SMTPUpstreamConnection?]
+    var upstreamGenerations: [UInt32]
+    var freeUpstreamSlots: [Int]
     /// Idle upstream connections, most recently parked last.
-    private var parked: [Int] = []
-    private var liveUpstreams = 0
-    private var sessionsStarted = 0
+    var parked: [Int] = []
+    var liveUpstreams = 0
+    var sessionsStarted = 0
 
-    private let upstreamAddress: UnsafeMutablePointer<sockaddr_storage>
+    let upstreamAddress: UnsafeMutablePointer<sockaddr_storage>
     /// The 421 sent to clients beyond --max-conns, and the msghdr all those sends share.
-    private let busyReply: UnsafeMutableRawBufferPointer
-    private let busyIov: UnsafeMutablePointer<iovec>
-    private let busyMessage: UnsafeMutablePointer<msghdr>
+    let busyReply: UnsafeMutableRawBufferPointer
+    let busyIov: UnsafeMutablePointer<iovec>
+    let busyMessage: UnsafeMutablePointer<msghdr>
 
-    private var refusalLog = RateLimitedLog(every: 1000)
-    private var upstreamFailureLog = RateLimitedLog(every: 1000)
+    /// Queue mode: the spool (nil in cut-through mode).
+    let spool: SMTPSpoolShared?
+    let spoolWork: SMTPSpoolWork?
 
-    private static var acceptTag: UInt64 { RelayTag(slot: RelayTag.controlSlot, generation: 0, side: 0).raw }
-    private static var tickTag: UInt64 { RelayTag(slot: RelayTag.controlSlot, generation: 0, side: 1).raw }
+    var refusalLog = RateLimitedLog(every: 1000)
+    var upstreamFailureLog = RateLimitedLog(every: 1000)
+
+    static var acceptTag: UInt64 { RelayTag(slot: RelayTag.controlSlot, generation: 0, side: 0).raw }
+    static var tickTag: UInt64 { RelayTag(slot: RelayTag.controlSlot, generation: 0, side: 1).raw }
     /// A 421 to a refused client: the fd rides in the generation field.
-    private static var busySide: UInt8 { 2 }
-    private static var clientSide: UInt8 { 0 }
-    private static var upstreamSide: UInt8 { 1 }
+    static var busySide: UInt8 { 2 }
+    static var clientSide: UInt8 { 0 }
+    static var upstreamSide: UInt8 { 1 }
 
     init(engine: Engine, config: SMTPRelayConfig, counters: RelayCounters, workerIndex: Int,
-         listenerFd: Int32, stopRequested: @escaping @Sendable () -> Bool) {
+         listenerFd: Int32, spool: SMTPSpoolShared? = nil, stopRequested: @escaping @Sendable () -> Bool) {
         self.engine = engine
+        self.spool = spool
+        if let spool {
+            do {
+                spoolWork = try SMTPSpoolWork(shared: spool, workerIndex: workerIndex)
+            } catch {
+                // The spool was opened a moment ago by this process: only fd exhaustion gets here.
+                fatalError("worker \(workerIndex): \(error)")
+            }
+        } else {
+            spoolWork = nil
+        }
         self.config = config
         self.counters = counters
         self.workerIndex = workerIndex
@@ -106,19 +121,26 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
             try engine.wait(into: &batch, timeoutMs: Self.tickMs)
             nowMs = MonotonicClock.nowMs()
             for c in batch { handle(c) }
+            if let work = spoolWork {
+                // After the whole batch: every message whose data sync completed in it shares
+                // one directory sync (group commit), and new deliveries start.
+                spoolGroupCommit(work)
+                startDeliveries(work)
+            }
             if drainDeadlineMs == nil && stopRequested() { beginDrain() }
             if drainDeadlineMs != nil {
                 if liveClients == 0 { parked.forEach { closeUpstream($0, quit: true) } }
-                if listenerFd < 0 && liveClients == 0 && liveUpstreams == 0 { break }
+                let spoolBusy = spoolWork.map { !$0.incoming.isEmpty || $0.deliveriesInFlight > 0 } ?? false
+                if listenerFd < 0 && liveClients == 0 && liveUpstreams == 0 && !spoolBusy { break }
             }
         }
         // The last closes were only queued: issue them before the engine goes away.
         try engine.wait(into: &batch, timeoutMs: 0)
     }
 
-    private var liveClients: Int { clients.count - freeClientSlots.count }
+    var liveClients: Int { clients.count - freeClientSlots.count }
 
-    private func beginDrain() {
+    func beginDrain() {
         drainDeadlineMs = nowMs + Int64(config.drainTimeoutMs)
         if accepting {
             engine.cancelAll(fd: listenerFd)  // its last completion closes the listener
@@ -128,7 +150,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
         }
     }
 
-    private func handle(_ c: Completion) {
+    func handle(_ c: Completion) {
         guard let kind = c.kind, kind != .wake, kind != .close, kind != .cancel else { return }
         let tag = RelayTag(c.tag)
         if tag.slot == RelayTag.controlSlot {
@@ -136,11 +158,13 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
             case (.accept, _): handleAccept(c)
             case (.timeout, _): handleTick()
             case (.send, Self.busySide): engine.close(fd: Int32(tag.generation), tag: 0)
+            case (.fileSync, Self.spoolDirectorySyncSide): spoolDirectorySynced(c)
             default: break
             }
             return
         }
         let index = Int(tag.slot)
+        if tag.side == Self.spoolSide { return spoolFileCompleted(c, tag) }
         if tag.side == Self.clientSide {
             guard index < clients.count, let conn = clients[index], conn.generation == tag.generation else {
                 if let id = c.bufferID { engine.releaseBuffer(id) }
@@ -165,17 +189,17 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
         }
     }
 
-    private func clientTag(_ index: Int, _ conn: SMTPClientConnection) -> UInt64 {
+    func clientTag(_ index: Int, _ conn: SMTPClientConnection) -> UInt64 {
         RelayTag(slot: UInt32(index), generation: conn.generation, side: Self.clientSide).raw
     }
 
-    private func upstreamTag(_ index: Int, _ u: SMTPUpstreamConnection) -> UInt64 {
+    func upstreamTag(_ index: Int, _ u: SMTPUpstreamConnection) -> UInt64 {
         RelayTag(slot: UInt32(index), generation: u.generation, side: Self.upstreamSide).raw
     }
 
     // MARK: - Accept
 
-    private func handleAccept(_ c: Completion) {
+    func handleAccept(_ c: Completion) {
         if !c.hasMore {
             accepting = false
             if drainDeadlineMs != nil || c.result == -ECANCELED {
@@ -212,7 +236,11 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
         policy.greetingToken = SMTPRelayConfig.loopToken
         sessionsStarted += 1
         let idPrefix = String(workerIndex, radix: 16, uppercase: true) + String(sessionsStarted, radix: 16, uppercase: true)
+        let queueID = SpoolTraceID()
         let session = SMTPServerSession(policy: policy) {
+            // Queue mode: the Received field names the queue id the 250 will give, so a
+            // delivered copy can be traced to its acknowledgement (as Postfix does).
+            if !queueID.value.isEmpty { return (id: queueID.value, unixTime: Int(time(nil))) }
             // Unique per message: time, worker and session, and the nanoseconds of the moment.
             let now = Int(time(nil))
             let nanos = Int(MonotonicClock.nowNs() % 1_000_000_000)
@@ -222,12 +250,13 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
         clientGenerations[index] = (clientGenerations[index] &+ 1) & RelayTag.generationMask
         let conn = SMTPClientConnection(fd: fd, generation: clientGenerations[index], session: session,
                                         outCapacity: Self.clientOutCapacity, nowMs: nowMs)
+        conn.queueID = queueID
         clients[index] = conn
         for action in conn.session.greeting() { execute(action, index, conn) }
         armClientReceive(index, conn)
     }
 
-    private func refuse(_ fd: Int32) {
+    func refuse(_ fd: Int32) {
         // A 421 tells an SMTP client to come back later (a reset would look like a network
         // fault); the static reply goes out through the engine and the fd is closed after it.
         engine.send(fd: fd, message: busyMessage, totalBytes: busyReply.count,
@@ -240,7 +269,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
 
     // MARK: - Client socket
 
-    private func armClientReceive(_ index: Int, _ conn: SMTPClientConnection) {
+    func armClientReceive(_ index: Int, _ conn: SMTPClientConnection) {
         guard !conn.receiving, !conn.closing, !conn.sawEOF, !conn.closeAfterFlush else { return }
         conn.receiving = true
         conn.cancelling = false
@@ -249,7 +278,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
         engine.receiveMultishot(fd: conn.fd, tag: clientTag(index, conn), maxBytes: room)
     }
 
-    private func clientReceived(_ c: Completion, _ index: Int, _ conn: SMTPClientConnection) {
+    func clientReceived(_ c: Completion, _ index: Int, _ conn: SMTPClientConnection) {
         if let id = c.bufferID {
             if c.result > 0 && !conn.closing && !conn.closeAfterFlush {
                 conn.lastActivityMs = nowMs
@@ -286,7 +315,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
     }
 
     /// Feeds the backlog to the session, then re-arms reading or ends the session as due.
-    private func pump(_ index: Int, _ conn: SMTPClientConnection) {
+    func pump(_ index: Int, _ conn: SMTPClientConnection) {
         guard !conn.closing else { return }
         // An upstream reply can arrive synchronously while the session is being fed (a
         // refusal decided locally): the outer pump then goes round once more.
@@ -319,7 +348,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
     }
 
     /// Gives the session as much of `bytes` as it can act on now; returns the bytes consumed.
-    private func feed(_ bytes: UnsafeRawBufferPointer, _ index: Int, _ conn: SMTPClientConnection) -> Int {
+    func feed(_ bytes: UnsafeRawBufferPointer, _ index: Int, _ conn: SMTPClientConnection) -> Int {
         var offset = 0
         while offset < bytes.count && !conn.closing && !conn.closeAfterFlush && !conn.session.isWaitingForUpstream {
             let allowance = inputAllowance(conn)
@@ -340,16 +369,17 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
     /// How many input bytes the session may be given now without its output overrunning a
     /// queue: body bytes become at most twice as many (bare LF normalized to CRLF) plus a
     /// few inserted bytes; command replies are bounded by `commandSliceBytes` of input.
-    private func inputAllowance(_ conn: SMTPClientConnection) -> Int {
+    func inputAllowance(_ conn: SMTPClientConnection) -> Int {
         guard conn.outOverflow.isEmpty, conn.out.freeBytes >= 4096 else { return 0 }
         guard conn.session.isStreamingBody else { return Self.commandSliceBytes }
+        if spoolWork != nil { return spoolInputAllowance(conn) }
         guard let ui = conn.upstream, let u = upstreams[ui], !u.closing else {
             return Self.inputBacklogMax  // nothing will be forwarded
         }
         return max(0, (u.out.freeBytes - 1024) / 2)
     }
 
-    private func writeToClient(_ bytes: [UInt8], _ index: Int, _ conn: SMTPClientConnection) {
+    func writeToClient(_ bytes: [UInt8], _ index: Int, _ conn: SMTPClientConnection) {
         if conn.outOverflow.isEmpty && conn.out.append(bytes) {
             // fits
         } else {
@@ -358,7 +388,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
         sendToClient(index, conn)
     }
 
-    private func sendToClient(_ index: Int, _ conn: SMTPClientConnection) {
+    func sendToClient(_ index: Int, _ conn: SMTPClientConnection) {
         guard !conn.sending, !conn.closing else { return }
         if !conn.outOverflow.isEmpty {
             let n = min(conn.out.freeBytes, conn.outOverflow.count)
@@ -373,7 +403,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
         engine.send(fd: conn.fd, message: send.message, totalBytes: send.bytes, tag: clientTag(index, conn))
     }
 
-    private func clientSent(_ c: Completion, _ index: Int, _ conn: SMTPClientConnection) {
+    func clientSent(_ c: Completion, _ index: Int, _ conn: SMTPClientConnection) {
         conn.sending = false
         conn.opsInFlight -= 1
         if conn.closing { return finishClientIfQuiet(index, conn) }
@@ -384,16 +414,17 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
         pump(index, conn)
     }
 
-    private func closeClient(_ index: Int, _ conn: SMTPClientConnection, abortive: Bool) {
+    func closeClient(_ index: Int, _ conn: SMTPClientConnection, abortive: Bool) {
         guard !conn.closing else { return }
         conn.closing = true
         conn.abortive = abortive
         releaseUpstream(of: conn)
+        if spoolWork != nil { discardIncoming(conn) }
         if conn.opsInFlight > 0 { engine.cancelAll(fd: conn.fd) }
         finishClientIfQuiet(index, conn)
     }
 
-    private func finishClientIfQuiet(_ index: Int, _ conn: SMTPClientConnection) {
+    func finishClientIfQuiet(_ index: Int, _ conn: SMTPClientConnection) {
         guard conn.closing, conn.opsInFlight == 0, clients[index] === conn else { return }
         if conn.abortive { try? Socket.setLingerZero(conn.fd) }
         engine.close(fd: conn.fd, tag: 0)
@@ -406,8 +437,13 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
     // MARK: - Session actions
 
     /// `input` is the buffer the action's session call was given (body spans point into it).
-    private func execute(_ action: SMTPSessionAction, _ index: Int, _ conn: SMTPClientConnection,
+    func execute(_ action: SMTPSessionAction, _ index: Int, _ conn: SMTPClientConnection,
                          input: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) {
+        if spoolWork != nil {
+            if case .reply(let reply) = action { return writeToClient(reply.bytes, index, conn) }
+            if case .close = action { return conn.closeAfterFlush = true }
+            return executeQueued(action, index, conn, input: input)
+        }
         switch action {
         case .reply(let reply):
             writeToClient(reply.bytes, index, conn)
@@ -460,7 +496,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
     }
 
     /// Runs `body` with the client's upstream, or reports it lost to the session.
-    private func withUpstream(_ index: Int, _ conn: SMTPClientConnection,
+    func withUpstream(_ index: Int, _ conn: SMTPClientConnection,
                               _ body: (Int, SMTPUpstreamConnection) -> Void) {
         guard let ui = conn.upstream, let u = upstreams[ui], !u.closing else {
             return sessionUpstreamFailed(index, conn, "Upstream connection lost; try again later")
@@ -468,7 +504,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
         body(ui, u)
     }
 
-    private func sessionUpstreamFailed(_ index: Int, _ conn: SMTPClientConnection, _ reason: String) {
+    func sessionUpstreamFailed(_ index: Int, _ conn: SMTPClientConnection, _ reason: String) {
         guard !conn.closing else { return }
         for action in conn.session.upstreamFailed(reason) { execute(action, index, conn) }
     }
@@ -476,7 +512,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
     // MARK: - Upstream connections
 
     /// The client's upstream connection: its own, a parked one, or a new one.
-    private func attachUpstream(_ index: Int, _ conn: SMTPClientConnection) -> (Int, SMTPUpstreamConnection)? {
+    func attachUpstream(_ index: Int, _ conn: SMTPClientConnection) -> (Int, SMTPUpstreamConnection)? {
         if let ui = conn.upstream, let u = upstreams[ui], !u.closing { return (ui, u) }
         conn.upstream = nil
         while let ui = parked.popLast() {
@@ -485,6 +521,14 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
             conn.upstream = ui
             return (ui, u)
         }
+        guard let (ui, u) = openUpstream() else { return nil }
+        u.owner = index
+        conn.upstream = ui
+        return (ui, u)
+    }
+
+    /// A new connection to the upstream (connecting; requests queue until it is ready).
+    func openUpstream() -> (Int, SMTPUpstreamConnection)? {
         guard let ui = freeUpstreamSlots.popLast() else { return nil }
         let fd: Int32
         do {
@@ -500,8 +544,6 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
                                        outCapacity: Self.upstreamOutCapacity, nowMs: nowMs)
         upstreams[ui] = u
         liveUpstreams += 1
-        u.owner = index
-        conn.upstream = ui
         u.opsInFlight += 1
         upstreamAddress.withMemoryRebound(to: sockaddr.self, capacity: 1) { addr in
             engine.connect(fd: fd, address: addr, length: config.upstream.length, tag: upstreamTag(ui, u))
@@ -511,10 +553,16 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
 
     /// The client is done with its upstream connection: park it for the next message when it
     /// is healthy and between messages, else give it up.
-    private func releaseUpstream(of conn: SMTPClientConnection) {
+    func releaseUpstream(of conn: SMTPClientConnection) {
         guard let ui = conn.upstream, let u = upstreams[ui] else { return }
         conn.upstream = nil
         u.owner = nil
+        parkUpstream(ui, u)
+    }
+
+    /// Keeps a connection nobody uses for the next message when it is healthy and between
+    /// messages (RSET first if a transaction is open), else gives it up.
+    func parkUpstream(_ ui: Int, _ u: SMTPUpstreamConnection) {
         guard !u.closing else { return }
         switch u.client.state {
         case .body, .failed:
@@ -533,7 +581,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
         }
     }
 
-    private func request(_ r: SMTPUpstreamRequest, _ ui: Int, _ u: SMTPUpstreamConnection) {
+    func request(_ r: SMTPUpstreamRequest, _ ui: Int, _ u: SMTPUpstreamConnection) {
         if !u.client.isAwaitingReply { u.lastProgressMs = nowMs }
         if let owner = u.owner, let conn = clients[owner] { conn.lastActivityMs = nowMs }
         apply(u.client.request(r), ui, u)
@@ -541,7 +589,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
 
     /// Carries out the upstream client's events. Bytes to send go first: they were decided
     /// before any reply below can make the session ask for more.
-    private func apply(_ events: [SMTPUpstreamEvent], _ ui: Int, _ u: SMTPUpstreamConnection) {
+    func apply(_ events: [SMTPUpstreamEvent], _ ui: Int, _ u: SMTPUpstreamConnection) {
         for case .send(let bytes) in events {
             guard u.out.append(bytes) else {
                 return failUpstream(ui, u, "relay error: upstream command queue full", abortive: true)
@@ -553,6 +601,11 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
             case .send:
                 continue
             case .replied(let reply):
+                if let d = u.delivery {
+                    deliveryReplied(d, reply, ui, u)
+                    if u.closing { return }
+                    continue
+                }
                 guard let owner = u.owner, let conn = clients[owner], !conn.closing else { continue }
                 if reply.code == 250, conn.session.isWaitingForEndOfData {
                     counters.messagesRelayedTotal.add(1, ordering: .relaxed)
@@ -568,7 +621,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
 
     /// The connection is unusable: close it and tell its client's session (a transient
     /// failure for whatever it was waiting on).
-    private func failUpstream(_ ui: Int, _ u: SMTPUpstreamConnection, _ reason: String, abortive: Bool) {
+    func failUpstream(_ ui: Int, _ u: SMTPUpstreamConnection, _ reason: String, abortive: Bool) {
         let owner = u.owner
         u.owner = nil
         counters.upstreamConnectFailuresTotal.add(u.connected ? 0 : 1, ordering: .relaxed)
@@ -576,7 +629,10 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
         upstreamFailureLog.note(nowMs: nowMs) { count in
             "worker \(workerIndex): upstream \(upstream): \(count) connection(s) failed (last: \(reason))"
         }
+        let delivery = u.delivery
+        u.delivery = nil
         closeUpstream(ui, abortive: abortive)
+        if let delivery, let work = spoolWork { return finishDelivery(delivery, work, failure: reason) }
         guard let owner, let conn = clients[owner], conn.upstream == ui else { return }
         conn.upstream = nil
         // The client learns that it is transient, not where our smarthost lives or why: that
@@ -586,7 +642,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
         pump(owner, conn)
     }
 
-    private func upstreamConnected(_ c: Completion, _ ui: Int, _ u: SMTPUpstreamConnection) {
+    func upstreamConnected(_ c: Completion, _ ui: Int, _ u: SMTPUpstreamConnection) {
         u.opsInFlight -= 1
         if u.closing { return finishUpstreamIfQuiet(ui, u) }
         guard c.result == 0 else {
@@ -601,7 +657,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
         sendToUpstream(ui, u)
     }
 
-    private func upstreamReceived(_ c: Completion, _ ui: Int, _ u: SMTPUpstreamConnection) {
+    func upstreamReceived(_ c: Completion, _ ui: Int, _ u: SMTPUpstreamConnection) {
         if let id = c.bufferID {
             if c.result > 0 && !u.closing {
                 u.lastProgressMs = nowMs
@@ -626,7 +682,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
         failUpstream(ui, u, reason, abortive: c.result < 0)
     }
 
-    private func sendToUpstream(_ ui: Int, _ u: SMTPUpstreamConnection) {
+    func sendToUpstream(_ ui: Int, _ u: SMTPUpstreamConnection) {
         guard u.connected, !u.sending, !u.closing else { return }
         guard let send = u.out.messageForSend() else { return }
         u.sending = true
@@ -634,7 +690,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
         engine.send(fd: u.fd, message: send.message, totalBytes: send.bytes, tag: upstreamTag(ui, u))
     }
 
-    private func upstreamSent(_ c: Completion, _ ui: Int, _ u: SMTPUpstreamConnection) {
+    func upstreamSent(_ c: Completion, _ ui: Int, _ u: SMTPUpstreamConnection) {
         u.sending = false
         u.opsInFlight -= 1
         if u.closing { return finishUpstreamIfQuiet(ui, u) }
@@ -645,12 +701,13 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
         u.lastProgressMs = nowMs
         if u.closeAfterFlush && u.out.isEmpty { return closeUpstream(ui, abortive: false) }
         sendToUpstream(ui, u)
+        if let d = u.delivery, d.streaming { pumpDeliveryBody(d, ui, u) }
         // Room in the queue: a body held back for it can flow again.
         if let owner = u.owner, let conn = clients[owner], conn.session.isStreamingBody { pump(owner, conn) }
     }
 
     /// Closes an upstream connection (after a parting QUIT when `quit` and it is usable).
-    private func closeUpstream(_ ui: Int, abortive: Bool = false, quit: Bool = false) {
+    func closeUpstream(_ ui: Int, abortive: Bool = false, quit: Bool = false) {
         guard let u = upstreams[ui], !u.closing else { return }
         parked.removeAll { $0 == ui }
         if quit && u.connected && u.client.isIdle && !u.closeAfterFlush {
@@ -665,7 +722,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
         finishUpstreamIfQuiet(ui, u)
     }
 
-    private func finishUpstreamIfQuiet(_ ui: Int, _ u: SMTPUpstreamConnection) {
+    func finishUpstreamIfQuiet(_ ui: Int, _ u: SMTPUpstreamConnection) {
         guard u.closing, u.opsInFlight == 0, upstreams[ui] === u else { return }
         if u.abortive { try? Socket.setLingerZero(u.fd) }
         engine.close(fd: u.fd, tag: 0)
@@ -676,7 +733,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
 
     // MARK: - Timers
 
-    private func handleTick() {
+    func handleTick() {
         engine.timeout(milliseconds: Self.tickMs, tag: Self.tickTag)
         refusalLog.flush(nowMs: nowMs)
         upstreamFailureLog.flush(nowMs: nowMs)
@@ -685,6 +742,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
             engine.acceptMultishot(listener: listenerFd, tag: Self.acceptTag)
         }
         if drainDeadlineMs == nil && stopRequested() { beginDrain() }
+        if let work = spoolWork { spoolTick(work) }
         let drainExpired = drainDeadlineMs.map { nowMs >= $0 } ?? false
         for ui in upstreams.indices {
             guard let u = upstreams[ui], !u.closing else { continue }
@@ -696,7 +754,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
                 if nowMs - u.lastProgressMs >= Int64(config.upstreamTimeoutMs) {
                     failUpstream(ui, u, "upstream did not answer within \(config.upstreamTimeoutMs) ms", abortive: true)
                 }
-            } else if u.owner == nil && nowMs - u.parkedSinceMs >= Int64(config.upstreamIdleTimeoutMs) {
+            } else if u.owner == nil && u.delivery == nil && nowMs - u.parkedSinceMs >= Int64(config.upstreamIdleTimeoutMs) {
                 closeUpstream(ui, quit: true)
             }
         }
@@ -715,7 +773,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
             }
             // A session waiting on an upstream that owes nothing (a bug, or a connection gone
             // without a word) must not wait forever: the upstream timers bound every wait.
-            if conn.session.isWaitingForUpstream
+            if spoolWork == nil && conn.session.isWaitingForUpstream
                 && nowMs - conn.lastActivityMs >= Int64(config.connectTimeoutMs + config.upstreamTimeoutMs) {
                 if let ui = conn.upstream, upstreams[ui] != nil {
                     conn.upstream = nil

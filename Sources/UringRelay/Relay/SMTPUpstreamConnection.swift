@@ -21,6 +21,8 @@ final class SMTPUpstreamConnection {
     /// send timers run from here.
     var lastProgressMs: Int64
     var parkedSinceMs: Int64 = 0
+    /// Queue mode: the spooled message this connection is delivering (instead of an owner).
+    var delivery: SpoolDelivery?
 
     init(fd: Int32, generation: UInt32, heloName: String, loopToken: String?, outCapacity: Int, nowMs: Int64) {
         self.fd = fd
