@@ -52,6 +52,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
     /// Queue mode: the spool (nil in cut-through mode).
     let spool: SMTPSpoolShared?
     let spoolWork: SMTPSpoolWork?
+    private let spoolOpenError: SystemError?
 
     var refusalLog = RateLimitedLog(every: 1000)
     var upstreamFailureLog = RateLimitedLog(every: 1000)
@@ -67,16 +68,21 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
          listenerFd: Int32, spool: SMTPSpoolShared? = nil, stopRequested: @escaping @Sendable () -> Bool) {
         self.engine = engine
         self.spool = spool
+        var spoolOpenError: SystemError? = nil
         if let spool {
             do {
                 spoolWork = try SMTPSpoolWork(shared: spool, workerIndex: workerIndex)
             } catch {
-                // The spool was opened a moment ago by this process: only fd exhaustion gets here.
-                fatalError("worker \(workerIndex): \(error)")
+                // The spool was opened a moment ago by this process: fd exhaustion, or the
+                // directory removed under us. The worker stops at once (run throws), the
+                // relay exits 1 rather than accept mail it cannot keep.
+                spoolWork = nil
+                spoolOpenError = error
             }
         } else {
             spoolWork = nil
         }
+        self.spoolOpenError = spoolOpenError
         self.config = config
         self.counters = counters
         self.workerIndex = workerIndex
@@ -112,6 +118,10 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
     // MARK: - Loop
 
     func run() throws(SystemError) {
+        if let spoolOpenError {
+            Glibc.close(listenerFd)
+            throw spoolOpenError
+        }
         var batch: [Completion] = []
         batch.reserveCapacity(1024)
         accepting = true
