@@ -32,6 +32,25 @@ import Testing
         }
     }
 
+    @Test func aSecondRelayOnTheSameSpoolIsRefused() throws {
+        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("spool-lock-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        defer { try? FileManager.default.removeItem(atPath: spool) }
+        // No fd-leak check here: this may be the process's first child, and Foundation keeps
+        // its process-monitoring fds open from then on.
+        do {
+            let first = try Relay(.auto, upstream: .ipv4Loopback(port: 9), spool: spool)
+            defer { _ = first.process.stop() }
+            let second = try PeerProcess(TestEnvironment.relayBinary, [
+                "smtp", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:9", "--hostname", "relay.test",
+                "--mode", "queue", "--spool", spool])
+            #expect(second.waitForExit(timeout: 10), "the second relay exits")
+            let (status, _) = second.stop()
+            #expect(status == 1, "exit 1: \(second.stderrText)")
+            #expect(second.stderrText.contains("in use by another relay"), "\(second.stderrText)")
+            #expect(first.process.isRunning)
+        }
+    }
+
     static func queuedIDs(_ text: String) -> [String] {
         text.split(separator: "\n").compactMap { line in
             guard let r = line.range(of: "250 2.0.0 Ok: queued as ") else { return nil }

@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// The on-disk spool, version 1:
 ///
@@ -59,7 +60,7 @@ public struct SpoolDirectory: Sendable {
         } else {
             guard create else { throw SpoolError("\(path) is not a spool (no VERSION file)") }
             // An empty directory becomes a spool; one holding other things is not ours to fill.
-            if !Set(listDirectory(path)).subtracting(["tmp", "queue"]).isEmpty {
+            if !Set(listDirectory(path)).subtracting(["tmp", "queue", "lock"]).isEmpty {
                 throw SpoolError("\(path) is not empty and has no VERSION file: not a spool of ours")
             }
             guard writeDurably(path + "/VERSION", Array((Self.versionLine + "\n").utf8), temporary: path + "/.VERSION.tmp") else {
@@ -70,6 +71,9 @@ public struct SpoolDirectory: Sendable {
             guard mkdir(dir, 0o700) == 0 || errno == EEXIST else { throw SpoolError("cannot create \(dir): \(errnoText(errno))") }
         }
         if create {
+            // One relay per spool: a second would empty the first's tmp/ under it and deliver
+            // its messages a second time.
+            try lockForThisProcess()
             for name in listDirectory(tmpPath) { unlink(tmpFile(name)) }
             syncDirectory(path)
         }
@@ -89,6 +93,30 @@ public struct SpoolDirectory: Sendable {
             messages.append(m)
         }
         return messages.sorted { $0.envelope.arrivalUnixMs < $1.envelope.arrivalUnixMs }
+    }
+
+    /// Spools this process holds locked (path → fd of DIR/lock, kept open until exit: the
+    /// kernel drops the flock when the process ends, however it ends).
+    private static let heldLocks = Mutex<[String: Int32]>([:])
+
+    private func lockForThisProcess() throws(SpoolError) {
+        if Self.heldLocks.withLock({ $0[path] != nil }) { return }
+        let fd = Glibc.open(path + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SpoolError("cannot open \(path)/lock: \(errnoText(errno))") }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let e = errno
+            close(fd)
+            if e == EWOULDBLOCK { throw SpoolError("spool \(path) is in use by another relay (it holds \(path)/lock)") }
+            throw SpoolError("cannot lock \(path)/lock: \(errnoText(e))")
+        }
+        Self.heldLocks.withLock { $0[path] = fd }
+    }
+
+    /// Gives up this process's lock on the spool (tests that restart a relay in-process).
+    public func unlock() {
+        Self.heldLocks.withLock { held in
+            if let fd = held.removeValue(forKey: path) { close(fd) }
+        }
     }
 
     /// One committed message: envelope, where its body starts, its progress.
