@@ -203,28 +203,29 @@ import Testing
                 }
             }
             try burst(publisher, startSeq: 40000, startTs: 123_456_789, ssrc: 0xAAAA)
+            // Every packet the reader gets, the relay's SPS/PPS packets (STAP-A) included:
+            // they take the sequence number left free at the restart.
             var packets: [[UInt8]] = []
-            while packets.count < 20 {
-                let f = try reader.readFrame()
-                if f.payload[12] & 0x1F != 24 { packets.append(f.payload) }
-            }
+            func media() -> Int { packets.filter { $0[12] & 0x1F != 24 }.count }
+            while media() < 20 { packets.append(try reader.readFrame().payload) }
             publisher.close()
             // The publisher is gone: the reader stays. A new one starts again at 0.
             publisher = try Self.publish(relay)
             try burst(publisher, startSeq: 0, startTs: 0, ssrc: 0xBBBB)
-            while packets.count < 40 {
-                let f = try reader.readFrame()
-                if f.payload[12] & 0x1F != 24 { packets.append(f.payload) }
-            }
+            while media() < 40 { packets.append(try reader.readFrame().payload) }
             let headers = packets.compactMap { try? RTPHeader.parse($0).get() }
-            #expect(headers.count == 40)
+            #expect(headers.count == packets.count)
             #expect(Set(headers.map(\.ssrc)).count == 1, "one SSRC for readers")
             if let announcedSSRC { #expect(headers.first?.ssrc == announcedSSRC) }
-            for (a, b) in zip(headers, headers.dropFirst()) {
+            for (k, (a, b)) in zip(headers, headers.dropFirst()).enumerated() {
                 #expect(b.sequenceNumber == a.sequenceNumber &+ 1, "sequence continuous: \(a.sequenceNumber) → \(b.sequenceNumber)")
-                #expect(Int32(bitPattern: b.timestamp &- a.timestamp) > 0, "timestamps rise: \(a.timestamp) → \(b.timestamp)")
+                // An SPS/PPS packet carries its keyframe's timestamp; media packets rise.
+                let sameFrame = packets[k][12] & 0x1F == 24
+                let step = Int32(bitPattern: b.timestamp &- a.timestamp)
+                #expect(sameFrame ? step == 0 : step > 0, "timestamps rise: \(a.timestamp) → \(b.timestamp)")
             }
-            #expect(packets.compactMap(TestRTP.index(of:)) == Array(1...40))
+            #expect(packets.filter { $0[12] & 0x1F != 24 }.compactMap(TestRTP.index(of:)) == Array(1...40))
+            #expect(packets.filter { $0[12] & 0x1F == 24 }.count == 2, "SPS/PPS before each session's first keyframe")
         }
     }
 
@@ -276,6 +277,10 @@ import Testing
             _ = publisher
             let c = try RTSPTestClient(relay.address)
             #expect(try c.request("options", relay.url("pub")).status == 501, "method names are case-sensitive")
+            let required = try c.request("OPTIONS", relay.url("pub"), [("Require", "funky-feature")])
+            #expect(required.status == 551 && required.header("Unsupported") == "funky-feature", "\(required)")
+            #expect(try c.request("DESCRIBE", relay.url("pub"), [("Accept", "text/html")]).status == 406)
+            #expect(try c.request("DESCRIBE", relay.url("pub"), [("Accept", "application/sdp, application/rtsl")]).status == 200)
             #expect(try c.request("SETUP", relay.url("pub") + "/trackID=0", [("Transport", "RAW/RAW/UDP;unicast;client_port=5000-5001")]).status == 461)
             // Media to the relay's own ports would loop.
             let own = Int(relay.udpPort)

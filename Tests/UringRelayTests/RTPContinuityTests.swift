@@ -37,8 +37,9 @@ import Testing
         for i in 0..<10 { _ = Self.pass(&c, seq: 1000 + UInt16(i), ts: 50_000 + UInt32(i) * 3000, ssrc: 0x1111) }
         c.sourceRestarted(elapsedSinceLastPacketMs: 500, clockRate: 90000)
         let lastTs: UInt32 = 50_000 + 9 * 3000
-        #expect(Self.pass(&c, seq: 0, ts: 0, ssrc: 0x2222)! == (1010, lastTs + 45_000))
-        #expect(Self.pass(&c, seq: 1, ts: 3000, ssrc: 0x2222)! == (1011, lastTs + 48_000))
+        // 1009 was the last: 1010 is left for the relay's SPS/PPS packet to readers.
+        #expect(Self.pass(&c, seq: 0, ts: 0, ssrc: 0x2222)! == (1011, lastTs + 45_000))
+        #expect(Self.pass(&c, seq: 1, ts: 3000, ssrc: 0x2222)! == (1012, lastTs + 48_000))
     }
 
     @Test func sameSSRCAfterRestartIsANewSessionToo() {
@@ -46,7 +47,7 @@ import Testing
         var c = RTPContinuity(outputSSRC: Self.out)
         _ = Self.pass(&c, seq: 500, ts: 100_000, ssrc: 9)
         c.sourceRestarted(elapsedSinceLastPacketMs: 0, clockRate: 8000)
-        #expect(Self.pass(&c, seq: 0, ts: 0, ssrc: 9)! == (501, 100_001))  // 0 ms still moves 1 tick
+        #expect(Self.pass(&c, seq: 0, ts: 0, ssrc: 9)! == (502, 100_001))  // 0 ms still moves 1 tick
     }
 
     @Test func restartsAtRandomValues() {
@@ -63,7 +64,8 @@ import Testing
             for i in 0..<Int.random(in: 1...40, using: &rng) {
                 let o = Self.pass(&c, seq: seq, ts: ts, ssrc: ssrc)!
                 if let e = expectedSeq {
-                    #expect(o.seq == e, "session \(session) packet \(i)")
+                    // One number left free at each restart.
+                    #expect(o.seq == (i == 0 ? e &+ 1 : e), "session \(session) packet \(i)")
                     let step = i == 0 ? UInt32(max(1, elapsedMs * 90)) : 3000
                     #expect(o.ts == expectedTs &+ step, "session \(session) packet \(i)")
                 }
@@ -88,8 +90,8 @@ import Testing
         var d = RTPContinuity(outputSSRC: Self.out)
         _ = Self.pass(&d, seq: 65535, ts: UInt32.max, ssrc: 1)
         d.sourceRestarted(elapsedSinceLastPacketMs: 1, clockRate: 90000)
-        #expect(Self.pass(&d, seq: 40000, ts: 4_000_000_000, ssrc: 2)! == (0, 89))
-        #expect(Self.pass(&d, seq: 40001, ts: 4_000_003_000, ssrc: 2)! == (1, 3089))
+        #expect(Self.pass(&d, seq: 40000, ts: 4_000_000_000, ssrc: 2)! == (1, 89))
+        #expect(Self.pass(&d, seq: 40001, ts: 4_000_003_000, ssrc: 2)! == (2, 3089))
     }
 
     @Test func reorderingWithinASessionPassesThrough() {
@@ -99,12 +101,12 @@ import Testing
         // Second session: 10, 12, 11, 14 (13 lost), 9 (late); offsets fixed at the first packet.
         let order: [UInt16] = [10, 12, 11, 14, 9]
         let outputs = order.map { Self.pass(&c, seq: $0, ts: UInt32($0) * 3000, ssrc: 2)! }
-        #expect(outputs.map(\.seq) == [101, 103, 102, 105, 100])
+        #expect(outputs.map(\.seq) == [102, 104, 103, 106, 101])
         #expect(outputs.map { $0.ts &- outputs[0].ts } == order.map { (UInt32($0) &- 10) &* 3000 })
-        #expect(c.lastOutputSequence == 105 && c.lastOutputTimestamp == outputs[3].ts)
+        #expect(c.lastOutputSequence == 106 && c.lastOutputTimestamp == outputs[3].ts)
         // The next session starts after the highest, not after the late packet.
         c.sourceRestarted(elapsedSinceLastPacketMs: 0, clockRate: 90000)
-        #expect(Self.pass(&c, seq: 0, ts: 0, ssrc: 3)! == (106, outputs[3].ts &+ 1))
+        #expect(Self.pass(&c, seq: 0, ts: 0, ssrc: 3)! == (108, outputs[3].ts &+ 1))
     }
 
     @Test func highestTimestampSurvivesBFrameOrder() {
@@ -114,7 +116,7 @@ import Testing
         _ = Self.pass(&c, seq: 2, ts: 6000, ssrc: 1)
         _ = Self.pass(&c, seq: 3, ts: 3000, ssrc: 1)
         c.sourceRestarted(elapsedSinceLastPacketMs: 10, clockRate: 90000)
-        #expect(Self.pass(&c, seq: 0, ts: 0, ssrc: 2)! == (4, 6900))
+        #expect(Self.pass(&c, seq: 0, ts: 0, ssrc: 2)! == (5, 6900))
     }
 
     @Test func timestampsStayMonotonicAcrossThreeRestarts() {
@@ -126,7 +128,7 @@ import Testing
             for i in 0..<30 {
                 let o = Self.pass(&c, seq: start.0 &+ UInt16(i), ts: start.1 &+ UInt32(i) * 3000, ssrc: UInt32(session + 1))!
                 if let l = last {
-                    #expect(o.seq == l.seq &+ 1, "session \(session) packet \(i)")
+                    #expect(o.seq == l.seq &+ (i == 0 ? 2 : 1), "session \(session) packet \(i)")
                     #expect(Int32(bitPattern: o.ts &- l.ts) > 0, "session \(session) packet \(i)")
                 }
                 last = o
@@ -134,14 +136,14 @@ import Testing
         }
         // 4 × 29 frames of 3000 ticks, plus 40, 80 and 120 ms away at 90 kHz.
         let expectedTs: UInt32 = 4 * 87_000 + 3600 + 7200 + 10_800
-        #expect(last?.seq == 119 && last?.ts == expectedTs)
+        #expect(last?.seq == 122 && last?.ts == expectedTs)  // 120 packets, 3 numbers left free
     }
 
     @Test func ssrcChangeWithoutRestartCallStartsASession() {
         var c = RTPContinuity(outputSSRC: Self.out)
         _ = Self.pass(&c, seq: 10, ts: 1000, ssrc: 1)
-        #expect(Self.pass(&c, seq: 0, ts: 0, ssrc: 2)! == (11, 1001))
-        #expect(Self.pass(&c, seq: 1, ts: 3000, ssrc: 2)! == (12, 4001))
+        #expect(Self.pass(&c, seq: 0, ts: 0, ssrc: 2)! == (12, 1001))
+        #expect(Self.pass(&c, seq: 1, ts: 3000, ssrc: 2)! == (13, 4001))
     }
 
     @Test func hugeAndNegativeElapsedTimesAreClamped() {
@@ -186,7 +188,7 @@ import Testing
         var early = Self.senderReport(ssrc: 2, rtpTimestamp: 500)
         #expect(!early.withUnsafeMutableBytes { c.rewriteRTCPSenderReport($0) })
         #expect(early == Self.senderReport(ssrc: 2, rtpTimestamp: 500))
-        #expect(Self.pass(&c, seq: 0, ts: 0, ssrc: 2)! == (101, 180_000))
+        #expect(Self.pass(&c, seq: 0, ts: 0, ssrc: 2)! == (102, 180_000))
 
         var compound = Self.senderReport(ssrc: 2, rtpTimestamp: 4500) + Self.sdes(ssrc: 2)
         #expect(compound.withUnsafeMutableBytes { c.rewriteRTCPSenderReport($0) })

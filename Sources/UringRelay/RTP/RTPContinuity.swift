@@ -89,7 +89,10 @@ public struct RTPContinuity: Sendable {
             timestampOffset = 0
             return
         }
-        sequenceOffset = lastOutputSequence &+ 1 &- firstSequence
+        // One sequence number is left free between sessions: the relay numbers the SPS/PPS
+        // packet it sends readers before the new session's first keyframe with it, so
+        // their sequence stays gapless (without one it reads as a single lost packet).
+        sequenceOffset = lastOutputSequence &+ 2 &- firstSequence
         timestampOffset = lastOutputTimestamp &+ pendingAdvanceTicks &- firstTimestamp
     }
 

@@ -146,7 +146,7 @@ extension RTSPRelayWorker {
     /// Sends one packet to one reader; false when the reader must be dropped.
     @discardableResult
     func send(_ ref: PacketArena.Ref?, to s: RTSPSession, track: Int, isRTCP: Bool) -> Bool {
-        guard let ref, let t = s.tracks[track] else { return true }
+        guard let ref, track < s.tracks.count, let t = s.tracks[track] else { return true }
         switch t.delivery {
         case .interleaved(let rtp, let rtcp):
             guard let (c, i) = connection(of: s) else { return true }

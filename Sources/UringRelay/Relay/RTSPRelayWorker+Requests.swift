@@ -22,6 +22,10 @@ extension RTSPRelayWorker {
         if let session = m.header("Session").flatMap(sessionID(ofHeader:)), let s = sessions[session] {
             s.lastActivityMs = nowMs
         }
+        // RFC 2326 §12.32: we support no option tags, so any Require is refused by name.
+        if let required = m.header("Require"), !required.trimmingSpaces.isEmpty {
+            return reply(m, 551, index, conn, reason: "Option not supported", headers: [("Unsupported", required.trimmingSpaces)])
+        }
         // Method names are case-sensitive (RFC 2326 §6.1): "options" is no method of ours.
         switch method {
         case "OPTIONS":
@@ -103,6 +107,12 @@ extension RTSPRelayWorker {
 
     private func describe(_ m: RTSPMessage, _ uri: String, _ index: Int, _ conn: RTSPConnection) {
         guard let (path, _) = target(uri) else { return reply(m, 404, index, conn, reason: "Not Found (no such path)") }
+        if let accept = m.header("Accept") {
+            let types = accept.split(separator: ",").map { $0.split(separator: ";").first.map { $0.trimmingSpaces.lowercased() } ?? "" }
+            guard types.contains(where: { ["application/sdp", "application/*", "*/*"].contains($0) }) else {
+                return reply(m, 406, index, conn, reason: "Not Acceptable (the description is application/sdp)")
+            }
+        }
         if path.live && !path.cleanSDP.isEmpty { return answerDescribe(m, path, index, conn) }
         if path.isPublish { return reply(m, 404, index, conn, reason: "Not Found (nobody is publishing to \(path.spec.name))") }
         guard path.parked.count < 64 else { return reply(m, 503, index, conn, reason: "Service Unavailable (too many waiting requests)") }
@@ -166,6 +176,11 @@ extension RTSPRelayWorker {
             existing = announced
         }
         if let s = existing {
+            // A session is set up against the tracks its path had then; if they changed the
+            // readers were ended, so a session of another shape here is a stale one.
+            guard s.tracks.count == path.tracks.count else {
+                return reply(m, 455, index, conn, reason: "Method Not Valid in This State (the stream's tracks changed; DESCRIBE again)")
+            }
             guard s.path == path.index else {
                 return reply(m, 459, index, conn, reason: "Aggregate Operation Not Allowed (session is on another path)")
             }
@@ -301,6 +316,9 @@ extension RTSPRelayWorker {
             return reply(m, 200, index, conn, headers: [sessionHeader(s), ("Range", "npt=0.000-")])
         }
         guard s.state == .ready else { return reply(m, 455, index, conn, reason: "Method Not Valid in This State (a publishing session)") }
+        guard s.tracks.count == path.tracks.count else {
+            return reply(m, 455, index, conn, reason: "Method Not Valid in This State (the stream's tracks changed; DESCRIBE again)")
+        }
         guard s.tracks.contains(where: { $0 != nil }) else { return reply(m, 455, index, conn, reason: "Method Not Valid in This State (no track set up)") }
         if s.usesInterleaved && s.connectionSlot != index {
             return reply(m, 455, index, conn, reason: "Method Not Valid in This State (interleaved session of another connection)")
@@ -362,7 +380,7 @@ extension RTSPRelayWorker {
         path.readers.removeAll { $0 === s }
         path.idleSessions += 1
         readersTotal -= 1
-        for i in s.tracks.indices where s.tracks[i] != nil { s.tracks[i]!.waitingForKeyframe = path.tracks[i].isH264 }
+        for i in s.tracks.indices where s.tracks[i] != nil && i < path.tracks.count { s.tracks[i]!.waitingForKeyframe = path.tracks[i].isH264 }
     }
 
     /// Removes a session from everything (its connection's list is the caller's business).

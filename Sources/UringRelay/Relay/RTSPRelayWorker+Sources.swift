@@ -157,6 +157,13 @@ extension RTSPRelayWorker {
             t.stats = nil
             t.clearCache(arena)
         }
+        // The new session may have new parameter sets (another resolution) that only its SDP
+        // carries: readers pick up again at its first keyframe, led by the current SPS/PPS.
+        for s in path.readers {
+            for i in s.tracks.indices where s.tracks[i] != nil && i < path.tracks.count && path.tracks[i].isH264 {
+                s.tracks[i]!.waitingForKeyframe = true
+            }
+        }
         path.live = true
         path.sourceSessionsTotal += 1
         path.lastSourceFailure = nil
@@ -233,6 +240,8 @@ extension RTSPRelayWorker {
         path.sourcePlaying = false
         if path.live { path.lastMediaMs = nowMs }
         path.live = false
+        // Packets of a session that ended must not greet the next reader.
+        for t in path.tracks { t.clearCache(arena) }
         if draining { return }
         if path.isWanted || path.alwaysOn {
             sourceAttemptFailed(path, reason, wasPlaying: wasPlaying)
@@ -347,6 +356,7 @@ extension RTSPRelayWorker {
         path.publisherSessionID = nil
         if path.live { path.lastMediaMs = nowMs }
         path.live = false
+        for t in path.tracks { t.clearCache(arena) }
         Log.info("rtsp: \(path.spec.name): publisher gone (\(reason)); \(path.readers.count) reader(s) wait for the next one")
     }
 
