@@ -106,15 +106,20 @@ func runQueue(_ args: [String]) -> Never {
         for m in messages { print(SpoolQueueReport.line(m, nowUnixMs: now)) }
         FileHandleStderr.write("\(messages.count) message(s), \(messages.reduce(0) { $0 + $1.fileBytes }) bytes\n")
     case .flush:
-        // The state files first (for a relay started later), then the marker a running one watches.
-        for var m in messages where m.progress.nextAttemptUnixMs != 0 {
-            m.progress.nextAttemptUnixMs = 0
-            spool.writeProgress(m.progress, id: m.id)
+        // A running relay owns the state files (rewriting them from this snapshot would race its
+        // deliveries): it only gets the marker. Without one, the state files say "due now" for
+        // the next start, which makes everything due anyway.
+        if !spool.isInUse() {
+            for var m in messages where m.progress.nextAttemptUnixMs != 0 {
+                m.progress.nextAttemptUnixMs = 0
+                spool.writeProgress(m.progress, id: m.id)
+            }
         }
         guard spool.touchFlushMarker() else { fail("queue: cannot write \(spool.flushMarkerPath): \(errnoName(errno))", code: 1) }
         print("\(messages.count) message(s) due now")
     case .delete(let id):
         guard spool.remove(id: id) else { fail("queue: no message \(id) in \(spool.queuePath)", code: 1) }
+        _ = spool.touchDeleteMarker()
         print("deleted \(id)")
     }
     exit(0)

@@ -178,6 +178,13 @@ import Testing
         #expect(queued.filter { !$0.hasSuffix(".state") }.count == 2)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("spool/tmp")).isEmpty, "the refused one's file is gone")
         #expect((relay.server.mode.spool?.accounting.usedBytes ?? 0) <= 6000)
+        // `queue delete` (what the command does: remove, touch the marker) frees the space
+        // within a tick, not at the message's next retry ten minutes away.
+        let spool = SpoolDirectory(path: dir.file("spool"))
+        for name in queued where !name.hasSuffix(".state") { #expect(spool.remove(id: name)) }
+        #expect(spool.touchDeleteMarker())
+        #expect(pollUntil(5) { (relay.server.mode.spool?.accounting.usedBytes ?? 1) == 0 }, "deleted mail frees the spool")
+        #expect(try client.command("MAIL FROM:<a@client.test> SIZE=2000") == 250)
     }
 
     @Test func startupRemovesPartialFilesAndRefusesAnotherVersion() throws {

@@ -81,8 +81,15 @@ public enum SMTPRelayCommand {
         c.spoolMaxBytes = try f.bytes("spool-max-bytes", default: 1 << 30, range: 4096...(1 << 50))
         let initial = try f.milliseconds("retry-initial", default: 300_000, range: 1...(30 * 86_400_000))
         let maxDelay = try f.milliseconds("retry-max", default: 4 * 3_600_000, range: 1...(30 * 86_400_000))
-        let giveUp = try f.milliseconds("retry-give-up", default: 5 * 86_400_000, range: 0...(365 * 86_400_000))
+        let giveUp = try f.milliseconds("retry-give-up", default: 5 * 86_400_000, range: 1000...(365 * 86_400_000))
         if maxDelay < initial { throw .invalid("--retry-max must be at least --retry-initial") }
+        // A give-up shorter than the first wait bounces mail on its first transient failure.
+        if giveUp < initial { throw .invalid("--retry-give-up must be at least --retry-initial") }
+        if c.delivery == .relay {
+            for name in ["spool-max-bytes", "retry-initial", "retry-max", "retry-give-up", "max-deliveries"] where try f.string(name) != nil {
+                throw .invalid("--\(name) is for --mode queue")
+            }
+        }
         c.retrySchedule = SpoolRetrySchedule(initialDelayMs: Int64(initial), maxDelayMs: Int64(maxDelay), maxAgeMs: Int64(giveUp))
         c.maxDeliveriesPerWorker = try f.int("max-deliveries", default: 16, range: 1...10_000)
         return c

@@ -202,6 +202,15 @@ extension SMTPRelayWorker {
     /// Every tick: a flush from the operator makes everything due; deferred messages whose
     /// time came are queued.
     func spoolTick(_ work: SMTPSpoolWork) {
+        let deleted = work.directory.deleteMarkerTimeNs()
+        if deleted != work.deleteMarkerNs {
+            work.deleteMarkerNs = deleted
+            // `queue delete` ran: what is gone frees its share of --spool-max-bytes now.
+            for entry in work.entries.values where !entry.delivering && access(work.directory.messageFile(entry.id), F_OK) != 0 {
+                work.entries[entry.id] = nil
+                work.shared.accounting.release(entry.message.fileBytes)
+            }
+        }
         let marker = work.directory.flushMarkerTimeNs()
         let now = SMTPSpoolWork.nowUnixMs()
         if marker != work.flushMarkerNs {

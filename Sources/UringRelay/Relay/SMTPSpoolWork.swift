@@ -23,6 +23,7 @@ final class SMTPSpoolWork {
     /// Earliest next attempt among deferred entries (Unix ms); Int64.max: none.
     var nextDeferredUnixMs = Int64.max
     var flushMarkerNs: Int64
+    var deleteMarkerNs: Int64
     var idSequence = 0
     /// Body bytes read from a message file on their way to an upstream's send queue.
     let readBuffer: UnsafeMutableRawBufferPointer
@@ -33,6 +34,7 @@ final class SMTPSpoolWork {
         guard fd >= 0 else { throw SystemError.lastError("open \(shared.directory.queuePath)") }
         queueDirFd = fd
         flushMarkerNs = shared.directory.flushMarkerTimeNs()
+        deleteMarkerNs = shared.directory.deleteMarkerTimeNs()
         readBuffer = .allocate(byteCount: 64 << 10, alignment: 16)
         for m in shared.takeFound(worker: workerIndex) {
             let entry = SpoolQueueEntry(m)

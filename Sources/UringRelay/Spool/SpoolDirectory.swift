@@ -28,6 +28,9 @@ public struct SpoolDirectory: Sendable {
     public var tmpPath: String { path + "/tmp" }
     public var queuePath: String { path + "/queue" }
     public var flushMarkerPath: String { path + "/flush" }
+    /// Touched by `uring-relay queue delete`: the running relay drops what is gone from its
+    /// index (and the spool bytes it counted) within a tick, not at the message's next retry.
+    public var deleteMarkerPath: String { path + "/deleted" }
     public func tmpFile(_ name: String) -> String { tmpPath + "/" + name }
     public func messageFile(_ id: String) -> String { queuePath + "/" + id }
     public func stateFile(_ id: String) -> String { queuePath + "/" + id + ".state" }
@@ -60,7 +63,7 @@ public struct SpoolDirectory: Sendable {
         } else {
             guard create else { throw SpoolError("\(path) is not a spool (no VERSION file)") }
             // An empty directory becomes a spool; one holding other things is not ours to fill.
-            if !Set(listDirectory(path)).subtracting(["tmp", "queue", "lock"]).isEmpty {
+            if !Set(listDirectory(path)).subtracting(["tmp", "queue", "lock", "flush", "deleted"]).isEmpty {
                 throw SpoolError("\(path) is not empty and has no VERSION file: not a spool of ours")
             }
             guard writeDurably(path + "/VERSION", Array((Self.versionLine + "\n").utf8), temporary: path + "/.VERSION.tmp") else {
@@ -87,7 +90,11 @@ public struct SpoolDirectory: Sendable {
                 continue
             }
             guard let m = read(id: name) else {
-                Log.warning("spool: skipping \(messageFile(name)): not a readable spool file")
+                // Gone between the listing and the read (a running relay delivered it): not
+                // worth a word. Still there and unreadable: that is.
+                if access(messageFile(name), F_OK) == 0 {
+                    Log.warning("spool: skipping \(messageFile(name)): not a readable spool file")
+                }
                 continue
             }
             messages.append(m)
@@ -190,10 +197,31 @@ public struct SpoolDirectory: Sendable {
     }
 
     /// The flush marker's modification time in ns, 0 if there is none.
-    public func flushMarkerTimeNs() -> Int64 {
+    public func flushMarkerTimeNs() -> Int64 { markerTimeNs(flushMarkerPath) }
+
+    public func touchDeleteMarker() -> Bool {
+        writeFile(deleteMarkerPath, Array("\(time(nil))\n".utf8), sync: false)
+    }
+
+    public func deleteMarkerTimeNs() -> Int64 { markerTimeNs(deleteMarkerPath) }
+
+    private func markerTimeNs(_ file: String) -> Int64 {
         var st = stat()
-        guard stat(flushMarkerPath, &st) == 0 else { return 0 }
+        guard stat(file, &st) == 0 else { return 0 }
         return Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
+    }
+
+    /// Whether a relay holds this spool now (its flock on DIR/lock): operator commands then
+    /// leave the state files to it and only touch the markers it watches.
+    public func isInUse() -> Bool {
+        let fd = Glibc.open(path + "/lock", O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+            flock(fd, LOCK_UN)
+            return false
+        }
+        return errno == EWOULDBLOCK
     }
 
     // MARK: - Helpers
