@@ -40,6 +40,34 @@ import Testing
 
     // MARK: - End of DATA (SMTP smuggling)
 
+    @Test(arguments: engines)
+    func aMessageWithMoreReceivedFieldsThanTheHopLimitIsALoop(engine: EngineChoice) throws {
+        guard Self.available(engine) else { return }
+        try expectNoFileDescriptorLeak {
+            let rig = try Rig(engine, configure: { $0.maxHops = 10 })
+            defer { rig.stop() }
+            let c = try rig.client()
+            func send(receivedFields n: Int) throws -> Int {
+                #expect(try c.command("MAIL FROM:<a@example.org>") == 250)
+                #expect(try c.command("RCPT TO:<b@example.net>") == 250)
+                #expect(try c.command("DATA") == 354)
+                let fields = (0..<n).map { "Received: from hop\($0) by relay; Thu, 3 Dec 2026 10:00:00 +0000\r\n" }.joined()
+                try c.send(fields + "Subject: loop?\r\n\r\nbody\r\n.\r\n")
+                return try c.reply().code
+            }
+            // Ours makes one more: 9 + 1 passes, 10 + 1 is over the limit.
+            #expect(try send(receivedFields: 9) == 250)
+            #expect(try send(receivedFields: 10) == 554)
+            #expect(try c.command("NOOP") == 250, "the session goes on")
+            #expect(try send(receivedFields: 0) == 250, "and the next message is relayed")
+            try c.send("QUIT\r\n")
+            _ = try? c.reply()
+            #expect(try rig.upstream.waitForMessages(count: 2).count == 2)
+            rig.relay.waitForNoActiveConnections()
+            #expect(try rig.upstream.messages().count == 2, "the looping message never reached the upstream")
+        }
+    }
+
     @Test(arguments: engines, 0..<smugglingEndings.count)
     func smugglingNeverMakesTwoMessages(engine: EngineChoice, variant: Int) throws {
         guard Self.available(engine) else { return }

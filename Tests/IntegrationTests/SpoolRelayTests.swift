@@ -187,6 +187,29 @@ import Testing
         #expect(try client.command("MAIL FROM:<a@client.test> SIZE=2000") == 250)
     }
 
+    @Test(arguments: engines)
+    func aLoopingMessageIsRefusedNotSpooled(engine: EngineChoice) throws {
+        guard TestEnvironment.canRun(engine) else { return }
+        let dir = try TemporaryDirectory("spool")
+        let port = try Self.freePort()
+        let relay = try Self.queueRelay(engine, upstream: .ipv4Loopback(port: port), spool: dir.file("spool")) { c in
+            c.maxHops = 5
+        }
+        defer { relay.stop() }
+        let client = try SMTPTestClient(relay.address)
+        defer { client.close() }
+        _ = try client.hello()
+        #expect(try client.command("MAIL FROM:<a@client.test>") == 250)
+        #expect(try client.command("RCPT TO:<r@upstream.test>") == 250)
+        #expect(try client.command("DATA") == 354)
+        let fields = (0..<5).map { "Received: from hop\($0) by relay.test; Thu, 3 Dec 2026 10:00:00 +0000\r\n" }.joined()
+        try client.send(fields + "Subject: loop\r\n\r\nbody\r\n.\r\n")
+        #expect(try client.reply().code == 554)
+        let queued = try FileManager.default.contentsOfDirectory(atPath: dir.file("spool/queue"))
+        #expect(queued.isEmpty, "nothing spooled: \(queued)")
+        #expect((relay.server.mode.spool?.accounting.usedBytes ?? 1) == 0)
+    }
+
     @Test func startupRemovesPartialFilesAndRefusesAnotherVersion() throws {
         let dir = try TemporaryDirectory("spool")
         let spool = SpoolDirectory(path: dir.file("spool"))

@@ -15,6 +15,7 @@ public enum SMTPRelayCommand {
                      repeatable: true, default: "127.0.0.0/8 and ::1/128"),
             FlagSpec("max-size", value: "BYTES", help: "largest message accepted (552 beyond; SIZE in EHLO)", default: "25M"),
             FlagSpec("max-rcpt", value: "N", help: "recipients per message (452 beyond)", default: "100"),
+            FlagSpec("max-hops", value: "N", help: "Received fields a message may carry, ours included (554 5.4.6 beyond: a mail loop)", default: "50"),
             FlagSpec("bare-lf", value: "POLICY", help: "reject (550 5.5.2) or normalize (rewrite to CRLF) bare LF in DATA", default: "reject"),
             FlagSpec("engine", value: "E", help: "uring, epoll or auto (auto: io_uring, else epoll with a warning)", default: "auto"),
             FlagSpec("threads", value: "N", help: "worker threads, each with its own ring and listener", default: "one per core"),
@@ -58,6 +59,7 @@ public enum SMTPRelayCommand {
         }
         c.maxMessageBytes = try f.bytes("max-size", default: 25 << 20, range: 1024...(1 << 40))
         c.maxRecipients = try f.int("max-rcpt", default: 100, range: 1...100_000)
+        c.maxHops = try f.int("max-hops", default: 50, range: 1...1000)
         c.bareLineEndings = try f.choice("bare-lf", allowed: ["reject", "normalize"], default: "reject") == "reject" ? .reject : .normalize
         c.engine = EngineChoice(rawValue: try f.choice("engine", allowed: EngineChoice.allCases.map(\.rawValue), default: "auto"))!
         c.threads = try f.int("threads", default: max(1, cpuCount), range: 1...256)

@@ -4,6 +4,8 @@ final class SMTPClientConnection {
     let fd: Int32
     let generation: UInt32
     var session: SMTPServerSession
+    /// Received fields of the message being received, for the loop check at its end.
+    var hopCounter = ReceivedHopCounter()
     /// Replies waiting to go to the client (one send in flight at most).
     let out: ByteRing
     /// Replies that did not fit in `out`; no input is fed to the session while any wait here.

@@ -8,6 +8,8 @@ public struct SMTPRelayConfig: RelayModeConfig {
     public var allow: [CIDR] = SMTPRelayConfig.loopbackOnly
     public var maxMessageBytes: Int = 25 << 20
     public var maxRecipients: Int = 100
+    /// Received fields a message may carry (ours included); beyond it: 554 5.4.6, a loop.
+    public var maxHops: Int = 50
     public var bareLineEndings: BareLinePolicy = .reject
     public var engine: EngineChoice = .auto
     public var threads: Int = 1

@@ -71,6 +71,10 @@ extension SMTPRelayWorker {
             m.reservedBytes += prefix.count + span.count
             m.filling += prefix
             m.filling += span
+            if conn.hopCounter.hops > config.maxHops && m.failure == nil {
+                // A loop between relays: refused at its end, never stored and sent on again.
+                m.failure = Self.tooManyHops(config)
+            }
             if m.filling.count >= Self.spoolChunkBytes { advanceIncoming(m, work) }
         case .upstreamEndOfData:
             guard let m = conn.spoolMessage else { return localReply(.upstreamFailed("Spool transaction lost"), index, conn) }

@@ -62,6 +62,11 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
     /// A 421 to a refused client: the fd rides in the generation field.
     static var busySide: UInt8 { 2 }
     static var clientSide: UInt8 { 0 }
+
+    /// RFC 5321 §6.3 / RFC 3463 5.4.6: routing loop detected.
+    static func tooManyHops(_ config: SMTPRelayConfig) -> SMTPReply {
+        SMTPReply(code: 554, enhanced: "5.4.6", "Too many hops (more than \(config.maxHops) Received fields): mail loop?")
+    }
     static var upstreamSide: UInt8 { 1 }
 
     init(engine: Engine, config: SMTPRelayConfig, counters: RelayCounters, workerIndex: Int,
@@ -449,6 +454,15 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
     /// `input` is the buffer the action's session call was given (body spans point into it).
     func execute(_ action: SMTPSessionAction, _ index: Int, _ conn: SMTPClientConnection,
                          input: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) {
+        switch action {
+        case .upstreamData:
+            conn.hopCounter = ReceivedHopCounter()
+        case .upstreamBody(let prefix, let range):
+            conn.hopCounter.feed(prefix)
+            conn.hopCounter.feed(UnsafeRawBufferPointer(rebasing: input[range]))
+        default:
+            break
+        }
         if spoolWork != nil {
             if case .reply(let reply) = action { return writeToClient(reply.bytes, index, conn) }
             if case .close = action { return conn.closeAfterFlush = true }
@@ -481,6 +495,18 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
                 sendToUpstream(ui, u)
             }
         case .upstreamEndOfData:
+            if conn.hopCounter.hops > config.maxHops {
+                // A loop (or a path far too long): the body went upstream, its end must not.
+                // The connection is reset, the client told why.
+                if let ui = conn.upstream, upstreams[ui] != nil {
+                    conn.upstream = nil
+                    upstreams[ui]!.owner = nil
+                    closeUpstream(ui, abortive: true)
+                }
+                Log.warning("worker \(workerIndex): message refused: \(conn.hopCounter.hops) Received fields (a mail loop?)")
+                for action in conn.session.upstreamReplied(Self.tooManyHops(config)) { execute(action, index, conn) }
+                return
+            }
             withUpstream(index, conn) { ui, u in request(.endOfData, ui, u) }
         case .upstreamAbort:
             // The body in flight must never be completed: drop the connection with a reset.
