@@ -216,4 +216,11 @@ import Testing
         #expect(sr.withUnsafeMutableBytes { c.rewriteRTCPSenderReport($0) })
         #expect(try RTCPCompound.parse(sr).get()[0].senderInfo?.rtpTimestamp == 179)
     }
+
+    @Test func withoutAGapSessionsContinueByOne() {
+        var c = RTPContinuity(outputSSRC: Self.out, sequenceGapAtRestart: 0)
+        _ = Self.pass(&c, seq: 500, ts: 100_000, ssrc: 9)
+        c.sourceRestarted(elapsedSinceLastPacketMs: 0, clockRate: 8000)
+        #expect(Self.pass(&c, seq: 0, ts: 0, ssrc: 9)! == (501, 100_001))
+    }
 }

@@ -39,8 +39,13 @@ public struct RTPContinuity: Sendable {
     /// comparison (RFC 3550 §A.1 style) would take the jump as going backwards.
     public static let maxAdvanceTicks = Int(Int32.max)
 
-    public init(outputSSRC: UInt32) {
+    /// Sequence numbers left free between sessions (see `startSession`): 1 for a track whose
+    /// relay sends readers a packet of its own at a restart (H.264's SPS/PPS), else 0.
+    public let sequenceGapAtRestart: UInt16
+
+    public init(outputSSRC: UInt32, sequenceGapAtRestart: UInt16 = 1) {
         self.outputSSRC = outputSSRC
+        self.sequenceGapAtRestart = sequenceGapAtRestart
     }
 
     /// A new source session begins (the relay reconnected to the camera, or a new publisher
@@ -89,10 +94,10 @@ public struct RTPContinuity: Sendable {
             timestampOffset = 0
             return
         }
-        // One sequence number is left free between sessions: the relay numbers the SPS/PPS
-        // packet it sends readers before the new session's first keyframe with it, so
-        // their sequence stays gapless (without one it reads as a single lost packet).
-        sequenceOffset = lastOutputSequence &+ 2 &- firstSequence
+        // For H.264 one sequence number is left free between sessions: the relay numbers the
+        // SPS/PPS packet it sends readers before the new session's first keyframe with it,
+        // so their sequence stays gapless. Other tracks continue by one.
+        sequenceOffset = lastOutputSequence &+ 1 &+ sequenceGapAtRestart &- firstSequence
         timestampOffset = lastOutputTimestamp &+ pendingAdvanceTicks &- firstTimestamp
     }
 

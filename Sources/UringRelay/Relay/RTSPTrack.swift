@@ -30,7 +30,7 @@ final class RTSPTrack {
         // An SDP may say H264/0: a clock rate must be positive for statistics and continuity.
         clockRate = media.clockRate.map { $0 > 0 ? $0 : 90_000 } ?? 90_000
         isH264 = media.encodingName?.uppercased() == "H264"
-        continuity = RTPContinuity(outputSSRC: outputSSRC)
+        continuity = RTPContinuity(outputSSRC: outputSSRC, sequenceGapAtRestart: isH264 ? 1 : 0)
         h264 = media.fmtp.map(H264Parameters.fromFmtp) ?? H264Parameters()
         payloadType = UInt8(truncatingIfNeeded: media.payloadType ?? 96)
     }
