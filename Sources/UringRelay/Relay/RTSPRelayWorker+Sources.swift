@@ -361,6 +361,8 @@ extension RTSPRelayWorker {
     }
 
     func dropAllReaders(_ path: RTSPPath, reason: String) {
+        let count = path.readers.count + sessions.values.filter({ $0.path == path.index && $0.state == .ready }).count
+        if count > 0 { Log.info("rtsp: \(path.spec.name): ending \(count) reader session(s): \(reason)") }
         for s in path.readers + sessions.values.filter({ $0.path == path.index && $0.state == .ready }) {
             if let (c, i) = connection(of: s) {
                 c.sessionIDs.removeAll { $0 == s.id }
