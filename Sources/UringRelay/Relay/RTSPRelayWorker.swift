@@ -14,8 +14,7 @@ final class RTSPRelayWorker<Engine: IOEngine>: RelayWorker {
     let config: RTSPRelayConfig
     let counters: RelayCounters
     let stopRequested: @Sendable () -> Bool
-    var listenerFd: Int32
-    var accepting = false
+    var listener: ListenerAcceptor
     var draining = false
     var drainDeadlineMs: Int64 = 0
     var nowMs: Int64 = MonotonicClock.nowMs()
@@ -67,7 +66,7 @@ final class RTSPRelayWorker<Engine: IOEngine>: RelayWorker {
         self.engine = engine
         self.config = config
         self.counters = counters
-        self.listenerFd = listenerFd
+        listener = ListenerAcceptor(fd: listenerFd, tag: Self.acceptTag)
         self.udp = udp
         self.stopRequested = stopRequested
         arena = PacketArena(byteCapacity: config.packetArenaBytes, packetCapacity: 1 << 17)
@@ -90,8 +89,7 @@ final class RTSPRelayWorker<Engine: IOEngine>: RelayWorker {
     func run() throws(SystemError) {
         var batch: [Completion] = []
         batch.reserveCapacity(1024)
-        accepting = true
-        engine.acceptMultishot(listener: listenerFd, tag: Self.acceptTag)
+        listener.arm(engine)
         engine.timeout(milliseconds: Self.tickMs, tag: Self.tickTag)
         armUDP()
         for p in paths where p.alwaysOn { startSource(p) }
@@ -100,7 +98,7 @@ final class RTSPRelayWorker<Engine: IOEngine>: RelayWorker {
             nowMs = MonotonicClock.nowMs()
             for c in batch { handle(c) }
             if !draining && stopRequested() { beginDrain() }
-            if draining && liveConnections == 0 && listenerFd < 0 && datagramSlots.inUse == 0 { break }
+            if draining && liveConnections == 0 && !listener.isOpen && datagramSlots.inUse == 0 { break }
         }
         try engine.wait(into: &batch, timeoutMs: 0)
         udp.close()
@@ -148,23 +146,9 @@ final class RTSPRelayWorker<Engine: IOEngine>: RelayWorker {
     // MARK: - Accept
 
     private func handleAccept(_ c: Completion) {
-        if !c.hasMore {
-            accepting = false
-            if draining || c.result == -ECANCELED {
-                if listenerFd >= 0 {
-                    engine.close(fd: listenerFd, tag: 0)
-                    listenerFd = -1
-                }
-            } else if c.result >= 0 {
-                accepting = true
-                engine.acceptMultishot(listener: listenerFd, tag: Self.acceptTag)
-            } else {
-                Log.warning("rtsp: accept: \(errnoName(-c.result)); retrying")
-            }
-        }
-        guard c.result >= 0 else { return }
-        let fd = c.result
-        if draining { engine.close(fd: fd, tag: 0); return }
+        guard let fd = listener.completed(c, draining: draining, engine: engine, onError: { e in
+            Log.warning("rtsp: accept: \(errnoName(e)); retrying")
+        }) else { return }
         guard counters.admitConnection(limit: config.maxConnections) else { return refuse(fd) }
         guard let peer = try? Socket.peerAddress(of: fd), connectionsPerIP[peer.ipString, default: 0] < config.maxConnectionsPerIP,
               let conn = openConnection(fd: fd, role: .client, peer: peer) else {
@@ -393,10 +377,7 @@ final class RTSPRelayWorker<Engine: IOEngine>: RelayWorker {
     private func beginDrain() {
         draining = true
         drainDeadlineMs = nowMs + Int64(config.drainTimeoutMs)
-        if accepting { engine.cancelAll(fd: listenerFd) } else if listenerFd >= 0 {
-            engine.close(fd: listenerFd, tag: 0)
-            listenerFd = -1
-        }
+        listener.stop(engine)
         // Sources get a TEARDOWN, clients are closed once their queued bytes are out.
         for (i, c) in connections.enumerated() {
             guard let c, !c.closing else { continue }
@@ -416,10 +397,7 @@ final class RTSPRelayWorker<Engine: IOEngine>: RelayWorker {
     private func handleTick() {
         engine.timeout(milliseconds: Self.tickMs, tag: Self.tickTag)
         log.flush(nowMs: nowMs)
-        if listenerFd >= 0 && !accepting && !draining {
-            accepting = true
-            engine.acceptMultishot(listener: listenerFd, tag: Self.acceptTag)
-        }
+        if !draining { listener.arm(engine) }
         if draining {
             if nowMs >= drainDeadlineMs {
                 for (i, c) in connections.enumerated() { if let c { closeConnection(i, c, abortive: true, reason: "drain timeout") } }

@@ -26,8 +26,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
     let config: SMTPRelayConfig
     let counters: RelayCounters
     let workerIndex: Int
-    var listenerFd: Int32
-    var accepting = false
+    var listener: ListenerAcceptor
     let stopRequested: @Sendable () -> Bool
     var drainDeadlineMs: Int64?
     var nowMs = MonotonicClock.nowMs()
@@ -91,7 +90,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
         self.config = config
         self.counters = counters
         self.workerIndex = workerIndex
-        self.listenerFd = listenerFd
+        listener = ListenerAcceptor(fd: listenerFd, tag: Self.acceptTag)
         self.stopRequested = stopRequested
         clients = Array(repeating: nil, count: config.maxConnections)
         clientGenerations = Array(repeating: 0, count: config.maxConnections)
@@ -124,13 +123,12 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
 
     func run() throws(SystemError) {
         if let spoolOpenError {
-            Glibc.close(listenerFd)
+            Glibc.close(listener.fd)
             throw spoolOpenError
         }
         var batch: [Completion] = []
         batch.reserveCapacity(1024)
-        accepting = true
-        engine.acceptMultishot(listener: listenerFd, tag: Self.acceptTag)
+        listener.arm(engine)
         engine.timeout(milliseconds: Self.tickMs, tag: Self.tickTag)
         while true {
             try engine.wait(into: &batch, timeoutMs: Self.tickMs)
@@ -146,7 +144,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
             if drainDeadlineMs != nil {
                 if liveClients == 0 { parked.forEach { closeUpstream($0, quit: true) } }
                 let spoolBusy = spoolWork.map { !$0.incoming.isEmpty || $0.deliveriesInFlight > 0 } ?? false
-                if listenerFd < 0 && liveClients == 0 && liveUpstreams == 0 && !spoolBusy { break }
+                if !listener.isOpen && liveClients == 0 && liveUpstreams == 0 && !spoolBusy { break }
             }
         }
         // The last closes were only queued: issue them before the engine goes away.
@@ -157,12 +155,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
 
     func beginDrain() {
         drainDeadlineMs = nowMs + Int64(config.drainTimeoutMs)
-        if accepting {
-            engine.cancelAll(fd: listenerFd)  // its last completion closes the listener
-        } else if listenerFd >= 0 {
-            engine.close(fd: listenerFd, tag: 0)
-            listenerFd = -1
-        }
+        listener.stop(engine)
     }
 
     func handle(_ c: Completion) {
@@ -215,27 +208,10 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
     // MARK: - Accept
 
     func handleAccept(_ c: Completion) {
-        if !c.hasMore {
-            accepting = false
-            if drainDeadlineMs != nil || c.result == -ECANCELED {
-                if listenerFd >= 0 {
-                    engine.close(fd: listenerFd, tag: 0)
-                    listenerFd = -1
-                }
-            } else if c.result >= 0 {
-                accepting = true
-                engine.acceptMultishot(listener: listenerFd, tag: Self.acceptTag)
-            } else {
-                // EMFILE and friends: the tick re-arms, not a tight loop.
-                Log.warning("worker \(workerIndex): accept: \(errnoName(-c.result)); retrying")
-            }
-        }
-        guard c.result >= 0 else { return }
-        let fd = c.result
-        if drainDeadlineMs != nil {
-            engine.close(fd: fd, tag: 0)
-            return
-        }
+        let workerIndex = self.workerIndex
+        guard let fd = listener.completed(c, draining: drainDeadlineMs != nil, engine: engine, onError: { e in
+            Log.warning("worker \(workerIndex): accept: \(errnoName(e)); retrying")
+        }) else { return }
         guard counters.admitConnection(limit: config.maxConnections) else { return refuse(fd) }
         guard let index = freeClientSlots.popLast() else {
             counters.revokeAdmission()
@@ -773,10 +749,7 @@ final class SMTPRelayWorker<Engine: IOEngine>: RelayWorker {
         engine.timeout(milliseconds: Self.tickMs, tag: Self.tickTag)
         refusalLog.flush(nowMs: nowMs)
         upstreamFailureLog.flush(nowMs: nowMs)
-        if listenerFd >= 0 && !accepting && drainDeadlineMs == nil {
-            accepting = true
-            engine.acceptMultishot(listener: listenerFd, tag: Self.acceptTag)
-        }
+        if drainDeadlineMs == nil { listener.arm(engine) }
         if drainDeadlineMs == nil && stopRequested() { beginDrain() }
         if let work = spoolWork { spoolTick(work) }
         let drainExpired = drainDeadlineMs.map { nowMs >= $0 } ?? false

@@ -27,8 +27,7 @@ final class TCPRelayWorker<Engine: IOEngine>: RelayWorker {
     private let config: TCPRelayConfig
     private let counters: RelayCounters
     private let workerIndex: Int
-    private var listenerFd: Int32
-    private var accepting = false
+    private var listener: ListenerAcceptor
 
     private let slotCapacity: Int
     private let slots: UnsafeMutablePointer<Slot>
@@ -62,7 +61,7 @@ final class TCPRelayWorker<Engine: IOEngine>: RelayWorker {
         self.config = config
         self.counters = counters
         self.workerIndex = workerIndex
-        self.listenerFd = listenerFd
+        listener = ListenerAcceptor(fd: listenerFd, tag: RelayTag(slot: RelayTag.controlSlot, generation: 0, side: 0).raw)
         self.stopRequested = stopRequested
         slotCapacity = config.maxConnections
         slots = .allocate(capacity: slotCapacity)
@@ -97,8 +96,7 @@ final class TCPRelayWorker<Engine: IOEngine>: RelayWorker {
     func run() throws(SystemError) {
         var batch: [Completion] = []
         batch.reserveCapacity(1024)
-        accepting = true
-        engine.acceptMultishot(listener: listenerFd, tag: RelayTag(slot: RelayTag.controlSlot, generation: 0, side: 0).raw)
+        listener.arm(engine)
         armTick()
         while true {
             try engine.wait(into: &batch, timeoutMs: Self.tickMs)
@@ -109,7 +107,7 @@ final class TCPRelayWorker<Engine: IOEngine>: RelayWorker {
                 bytesSinceFlush = 0
             }
             if drainDeadlineMs == nil && stopRequested() { beginDrain() }
-            if drainDeadlineMs != nil && listenerFd < 0 && liveSlotCount() == 0 { break }
+            if drainDeadlineMs != nil && !listener.isOpen && liveSlotCount() == 0 { break }
         }
         // The last closes were only queued: issue them before the engine goes away, or the
         // fds would outlive the relay.
@@ -125,17 +123,7 @@ final class TCPRelayWorker<Engine: IOEngine>: RelayWorker {
 
     private func beginDrain() {
         drainDeadlineMs = nowMs + Int64(config.drainTimeoutMs)
-        if accepting {
-            // The accept's last completion (ECANCELED) closes the listener.
-            engine.cancelAll(fd: listenerFd)
-        } else if listenerFd >= 0 {
-            closeListener()
-        }
-    }
-
-    private func closeListener() {
-        engine.close(fd: listenerFd, tag: 0)
-        listenerFd = -1
+        listener.stop(engine)
     }
 
     // MARK: - Dispatch
@@ -182,25 +170,10 @@ final class TCPRelayWorker<Engine: IOEngine>: RelayWorker {
     // MARK: - Accept and connect
 
     private func handleAccept(_ c: Completion) {
-        if !c.hasMore {
-            accepting = false
-            if drainDeadlineMs != nil || c.result == -ECANCELED {
-                if listenerFd >= 0 { closeListener() }
-            } else if c.result >= 0 {
-                rearmAccept()
-            }
-            // Other errors (EMFILE, ENFILE): re-armed by the next tick, not in a tight loop.
-            if c.result < 0 {
-                if c.result != -ECANCELED { Log.warning("worker \(workerIndex): accept: \(errnoName(-c.result)); retrying") }
-                return
-            }
-        }
-        if c.result < 0 { return }
-        let fd = c.result
-        if drainDeadlineMs != nil {
-            engine.close(fd: fd, tag: 0)
-            return
-        }
+        let workerIndex = self.workerIndex
+        guard let fd = listener.completed(c, draining: drainDeadlineMs != nil, engine: engine, onError: { e in
+            Log.warning("worker \(workerIndex): accept: \(errnoName(e)); retrying")
+        }) else { return }
         guard counters.admitConnection(limit: config.maxConnections) else { return refuse(fd) }
         guard let slotIndex = freeSlots.popLast() else {
             counters.revokeAdmission()
@@ -231,12 +204,6 @@ final class TCPRelayWorker<Engine: IOEngine>: RelayWorker {
         upstreamAddress.withMemoryRebound(to: sockaddr.self, capacity: 1) { addr in
             engine.connect(fd: upstreamFd, address: addr, length: upstreamAddressLength, tag: tag(s, 1))
         }
-    }
-
-    private func rearmAccept() {
-        guard listenerFd >= 0, !accepting, drainDeadlineMs == nil else { return }
-        accepting = true
-        engine.acceptMultishot(listener: listenerFd, tag: RelayTag(slot: RelayTag.controlSlot, generation: 0, side: 0).raw)
     }
 
     private func refuse(_ fd: Int32) {
@@ -456,7 +423,7 @@ final class TCPRelayWorker<Engine: IOEngine>: RelayWorker {
         armTick()
         refusalLog.flush(nowMs: nowMs)
         connectFailureLog.flush(nowMs: nowMs)
-        if listenerFd >= 0 && !accepting && drainDeadlineMs == nil { rearmAccept() }
+        if drainDeadlineMs == nil { listener.arm(engine) }
         if drainDeadlineMs == nil && stopRequested() { beginDrain() }
         let drainExpired = drainDeadlineMs.map { nowMs >= $0 } ?? false
         guard liveSlotCount() > 0 else { return }
