@@ -7,6 +7,19 @@ import Testing
 @Suite(.serialized) struct RTSPRelayCaseTests {
     static let paths = [RTSPPathSpec(name: "pub", source: .publish), RTSPPathSpec(name: "site/cam", source: .publish)]
 
+    /// Runs `body` against a relay of `paths` on `engine` (skipped where the engine cannot run),
+    /// checking that nothing leaks an fd.
+    static func withRelay(_ engine: EngineChoice, paths: [RTSPPathSpec] = paths,
+                          configure: (inout RTSPRelayConfig) -> Void = { _ in },
+                          _ body: (RTSPRelayUnderTest) throws -> Void) throws {
+        guard TestEnvironment.canRun(engine) else { return }
+        try expectNoFileDescriptorLeak {
+            let relay = try RTSPRelayUnderTest(engine, paths: paths, configure: configure)
+            defer { relay.stop() }
+            try body(relay)
+        }
+    }
+
     /// A publisher that announced and is recording on `path` over channels `channel`-`channel+1`.
     static func publish(_ relay: RTSPRelayUnderTest, path: String = "pub", channel: Int = 0) throws -> RTSPTestClient {
         let p = try RTSPTestClient(relay.address)
@@ -37,10 +50,7 @@ import Testing
 
     @Test(arguments: engines)
     func publisherAsksForChannels2and3AndReaderWithoutInterleavedGetsAPair(_ engine: EngineChoice) throws {
-        guard TestEnvironment.canRun(engine) else { return }
-        try expectNoFileDescriptorLeak {
-            let relay = try RTSPRelayUnderTest(engine, paths: Self.paths)
-            defer { relay.stop() }
+        try Self.withRelay(engine) { relay in
             let publisher = try Self.publish(relay, channel: 2)
             let (reader, setup) = try Self.play(relay, transport: "RTP/AVP/TCP;unicast")
             let pair = RTSPTransport.parseList(setup.header("Transport") ?? "").first?.interleaved
@@ -60,10 +70,7 @@ import Testing
 
     @Test(arguments: engines)
     func aPublisherLeavingTheSessionOffItsSetupIsUnderstood(_ engine: EngineChoice) throws {
-        guard TestEnvironment.canRun(engine) else { return }
-        try expectNoFileDescriptorLeak {
-            let relay = try RTSPRelayUnderTest(engine, paths: Self.paths)
-            defer { relay.stop() }
+        try Self.withRelay(engine) { relay in
             let p = try RTSPTestClient(relay.address)
             #expect(try p.request("ANNOUNCE", relay.url("pub"), [("Content-Type", "application/sdp")], body: TestRTP.sdp).status == 200)
             let setup = try p.request("SETUP", relay.url("pub") + "/streamid=0",
@@ -79,10 +86,7 @@ import Testing
 
     @Test(arguments: engines)
     func setupAndPlayWorkWithAndWithoutTrailingSlashAndOnNestedPaths(_ engine: EngineChoice) throws {
-        guard TestEnvironment.canRun(engine) else { return }
-        try expectNoFileDescriptorLeak {
-            let relay = try RTSPRelayUnderTest(engine, paths: Self.paths)
-            defer { relay.stop() }
+        try Self.withRelay(engine) { relay in
             let publisher = try Self.publish(relay, path: "site/cam")
             _ = publisher
             for uri in [relay.url("site/cam"), relay.url("site/cam") + "/", relay.url("site/cam") + "/trackID=0", relay.url("site/cam") + "/trackID=0/"] {
@@ -99,10 +103,7 @@ import Testing
 
     @Test(arguments: engines)
     func keepalivesKeepTheSessionAndErrorsHaveTheRightCodes(_ engine: EngineChoice) throws {
-        guard TestEnvironment.canRun(engine) else { return }
-        try expectNoFileDescriptorLeak {
-            let relay = try RTSPRelayUnderTest(engine, paths: Self.paths)
-            defer { relay.stop() }
+        try Self.withRelay(engine) { relay in
             let publisher = try Self.publish(relay)
             _ = publisher
             let (reader, _) = try Self.play(relay)
@@ -133,10 +134,7 @@ import Testing
 
     @Test(arguments: engines)
     func aReaderSendingOnlyRTCPIsAliveAndASilentOneIsReaped(_ engine: EngineChoice) throws {
-        guard TestEnvironment.canRun(engine) else { return }
-        try expectNoFileDescriptorLeak {
-            let relay = try RTSPRelayUnderTest(engine, paths: Self.paths) { $0.sessionTimeoutMs = 1_500 }
-            defer { relay.stop() }
+        try Self.withRelay(engine, configure: { $0.sessionTimeoutMs = 1_500 }) { relay in
             let publisher = try Self.publish(relay)
             _ = publisher
             // Two UDP readers; only one sends receiver reports to the relay's RTCP port.
@@ -170,10 +168,7 @@ import Testing
 
     @Test(arguments: engines)
     func aWholeNALOf2301BytesInOneInterleavedFramePassesIntact(_ engine: EngineChoice) throws {
-        guard TestEnvironment.canRun(engine) else { return }
-        try expectNoFileDescriptorLeak {
-            let relay = try RTSPRelayUnderTest(engine, paths: Self.paths)
-            defer { relay.stop() }
+        try Self.withRelay(engine) { relay in
             let publisher = try Self.publish(relay)
             let (reader, _) = try Self.play(relay)
             let big = TestRTP.packet(sequence: 1, timestamp: 0, ssrc: 9, nal: TestRTP.nal(keyframe: true, index: 5, bytes: 2301 - 12))
@@ -187,10 +182,7 @@ import Testing
 
     @Test(arguments: engines)
     func aRepublishedStreamRestartingAtZeroStaysContinuousForReaders(_ engine: EngineChoice) throws {
-        guard TestEnvironment.canRun(engine) else { return }
-        try expectNoFileDescriptorLeak {
-            let relay = try RTSPRelayUnderTest(engine, paths: Self.paths)
-            defer { relay.stop() }
+        try Self.withRelay(engine) { relay in
             var publisher = try Self.publish(relay)
             let (reader, setup) = try Self.play(relay)
             let announcedSSRC = RTSPTransport.parseList(setup.header("Transport") ?? "").first?.ssrc
@@ -231,10 +223,7 @@ import Testing
 
     @Test(arguments: engines)
     func aTCPReaderThatStopsReadingIsDroppedWhileAnotherGetsEveryPacket(_ engine: EngineChoice) throws {
-        guard TestEnvironment.canRun(engine) else { return }
-        try expectNoFileDescriptorLeak {
-            let relay = try RTSPRelayUnderTest(engine, paths: Self.paths) { $0.readerQueueBytes = 256 << 10 }
-            defer { relay.stop() }
+        try Self.withRelay(engine, configure: { $0.readerQueueBytes = 256 << 10 }) { relay in
             let publisher = try Self.publish(relay)
             let (fast, _) = try Self.play(relay)
             // A small receive window, so the kernel cannot absorb the stream for it.
@@ -269,10 +258,7 @@ import Testing
 
     @Test(arguments: engines)
     func statusCodesForVersionsMethodsProfilesAndPorts(_ engine: EngineChoice) throws {
-        guard TestEnvironment.canRun(engine) else { return }
-        try expectNoFileDescriptorLeak {
-            let relay = try RTSPRelayUnderTest(engine, paths: Self.paths)
-            defer { relay.stop() }
+        try Self.withRelay(engine) { relay in
             let publisher = try Self.publish(relay)
             _ = publisher
             let c = try RTSPTestClient(relay.address)
@@ -355,10 +341,7 @@ import Testing
 
     @Test(arguments: engines)
     func aNewPublisherWithOtherTracksEndsTheReadersOfTheOldOnes(_ engine: EngineChoice) throws {
-        guard TestEnvironment.canRun(engine) else { return }
-        try expectNoFileDescriptorLeak {
-            let relay = try RTSPRelayUnderTest(engine, paths: Self.paths)
-            defer { relay.stop() }
+        try Self.withRelay(engine) { relay in
             let first = try Self.publish(relay)
             let (reader, _) = try Self.play(relay)
             first.close()
